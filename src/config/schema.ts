@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** host:port, with IPv6 hosts in brackets ("[::1]:50051"). */
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/, 'expected host:port, e.g. 0.0.0.0:50051')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+/** Kafka's legal topic names (kafka.common.internals.Topic). */
+export const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+const topicName = z.string().regex(TOPIC_NAME, 'expected a Kafka topic name: 1-249 characters of [a-zA-Z0-9._-]');
+
+const count = (min: number, max: number, fallback: number) => z.int().min(min).max(max).default(fallback);
+
+const kafkaSchema = z.strictObject({
+  /** Bootstrap list, "host:port,host:port". */
+  brokers: z.string().min(1).default('127.0.0.1:9092'),
+  clientId: z.string().min(1).default('commitlog'),
+  /** librdkafka linger.ms: how long a batch waits to fill. */
+  lingerMs: z.number().min(0).max(900_000).default(5),
+  /** librdkafka batch.size: the most bytes in one MessageSet. */
+  batchBytes: count(1, 2_147_483_647, 1 * MiB),
+  /** librdkafka batch.num.messages. */
+  batchMessages: count(1, 1_000_000, 10_000),
+  compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('lz4'),
+  /** librdkafka message.timeout.ms bounds total delivery time, retries included. */
+  deliveryTimeoutMs: count(1_000, 2_147_483_647, 30_000),
+  /** librdkafka queue.buffering.max.messages and .kbytes: the producer's own queue. */
+  queueMessages: count(1, 2_147_483_647, 100_000),
+  queueKbytes: count(1, 2_147_483_647, 1 * MiB),
+  /** How often delivery reports are collected; an upper bound on the latency they add. */
+  pollIntervalMs: count(1, 1_000, 2),
+  /** How long one attempt to reach the cluster at start-up may take. */
+  connectTimeoutMs: count(100, 600_000, 10_000),
+  /** More librdkafka properties, passed through as they are (security.protocol, sasl.*, ssl.*). */
+  properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+});
+
+const routingSchema = z.strictObject({
+  /** Where an event goes when neither its own topic nor its bucket's mapping says. */
+  defaultTopic: topicName.default('commits'),
+  /** Per-bucket topics. */
+  bucketTopics: z.record(z.string(), topicName).default({}),
+  /** Whether an event may name its own topic. */
+  allowEventTopic: z.boolean().default(true),
+  /** Kafka record key: the event key, or "bucket/key" when buckets share a topic. */
+  kafkaKey: z.enum(['key', 'bucket_key']).default('key'),
+});
+
+const limitsSchema = z.strictObject({
+  /** grpc.max_receive_message_length. */
+  maxMessageBytes: count(1 * KiB, 1024 * MiB, 16 * MiB),
+  maxEventsPerMessage: count(1, 1_000_000, 1_000),
+  maxIdBytes: count(1, 64 * KiB, 256),
+  maxKeyBytes: count(1, 16 * MiB, 64 * KiB),
+  /** Keep below the broker's message.max.bytes (1 MiB by default). */
+  maxValueBytes: count(0, 1024 * MiB, 1_000_000),
+  maxMetadataEntries: count(0, 10_000, 64),
+  /** Names plus values of all metadata entries of one event. */
+  maxMetadataBytes: count(0, 16 * MiB, 16 * KiB),
+});
+
+export const configSchema = z.strictObject({
+  /** gRPC listen address. */
+  listen: hostPort.default('0.0.0.0:50051'),
+  /** Producer worker pool size; 0 produces in the main thread. */
+  workers: z
+    .int()
+    .min(0)
+    .max(0, 'only 0 (produce in the main thread) is supported until the worker pool lands')
+    .default(0),
+  /** How long SIGTERM waits for in-flight events to settle. */
+  drainTimeoutMs: count(0, 3_600_000, 30_000),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+  kafka: kafkaSchema.prefault({}),
+  routing: routingSchema.prefault({}),
+  limits: limitsSchema.prefault({}),
+});
+
+/** What a config file (or a test) may write: every field optional. */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The validated configuration, every default applied. */
+export type Config = z.output<typeof configSchema>;
+export type KafkaConfig = Config['kafka'];
+export type RoutingConfig = Config['routing'];
+export type LimitsConfig = Config['limits'];

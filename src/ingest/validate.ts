@@ -1,0 +1,99 @@
+import { status as Status } from '@grpc/grpc-js';
+import type { LimitsConfig, RoutingConfig } from '../config/schema';
+import { TOPIC_NAME } from '../config/schema';
+import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
+import type { KafkaRecord, Outcome } from '../sink';
+import { TopicRouter } from './router';
+
+/** Header names the gateway writes; metadata may not use the prefix. */
+export const HEADER = {
+  eventId: 'commitlog-event-id',
+  action: 'commitlog-action',
+  bucket: 'commitlog-bucket',
+  contentType: 'commitlog-content-type',
+} as const;
+const RESERVED_PREFIX = 'commitlog-';
+
+export type Validated =
+  { readonly ok: true; readonly record: KafkaRecord } | { readonly ok: false; readonly outcome: Outcome };
+
+/**
+ * Turns a decoded CommitEvent into the Kafka record it becomes, or into a
+ * REJECTED outcome whose message names the offending field.
+ */
+export class EventValidator {
+  readonly #limits: LimitsConfig;
+  readonly #router: TopicRouter;
+  readonly #bucketKey: boolean;
+
+  constructor(limits: LimitsConfig, routing: RoutingConfig) {
+    this.#limits = limits;
+    this.#router = new TopicRouter(routing);
+    this.#bucketKey = routing.kafkaKey === 'bucket_key';
+  }
+
+  validate(event: CommitEvent__Output): Validated {
+    const limits = this.#limits;
+    const { id, key, bucket, contentType } = event;
+    if (id === '') return invalid('id: required, must not be empty');
+    if (Buffer.byteLength(id) > limits.maxIdBytes)
+      return invalid(`id: ${Buffer.byteLength(id)} bytes, more than the limit of ${limits.maxIdBytes}`);
+    if (key.length === 0) return invalid('key: required, must not be empty');
+    if (key.length > limits.maxKeyBytes)
+      return invalid(`key: ${key.length} bytes, more than the limit of ${limits.maxKeyBytes}`);
+    const isDelete = event.action === 'ACTION_DELETE';
+    if (!isDelete && event.action !== 'ACTION_STORE') return invalid('action: must be ACTION_STORE or ACTION_DELETE');
+    if (!isDelete && event.value.length > limits.maxValueBytes) {
+      return invalid(`value: ${event.value.length} bytes, more than the limit of ${limits.maxValueBytes}`);
+    }
+    if (event.topic !== '' && !TOPIC_NAME.test(event.topic)) {
+      return invalid('topic: not a legal Kafka topic name (1-249 characters of [a-zA-Z0-9._-])');
+    }
+    const topic = this.#router.route(event.topic, bucket);
+    if (topic === undefined)
+      return reject(Status.PERMISSION_DENIED, 'topic: this gateway does not let events choose their topic');
+
+    const headers: Record<string, string>[] = [
+      { [HEADER.eventId]: id },
+      { [HEADER.action]: isDelete ? 'DELETE' : 'STORE' },
+    ];
+    if (bucket !== '') headers.push({ [HEADER.bucket]: bucket });
+    if (contentType !== '') headers.push({ [HEADER.contentType]: contentType });
+    const entries = Object.entries(event.metadata);
+    if (entries.length > limits.maxMetadataEntries) {
+      return invalid(`metadata: ${entries.length} entries, more than the limit of ${limits.maxMetadataEntries}`);
+    }
+    let metadataBytes = 0;
+    for (const [name, value] of entries) {
+      if (name === '') return invalid('metadata: an entry has an empty name');
+      if (name.startsWith(RESERVED_PREFIX))
+        return invalid(`metadata["${name}"]: names starting with "${RESERVED_PREFIX}" are reserved`);
+      metadataBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+      headers.push({ [name]: value });
+    }
+    if (metadataBytes > limits.maxMetadataBytes) {
+      return invalid(`metadata: ${metadataBytes} bytes, more than the limit of ${limits.maxMetadataBytes}`);
+    }
+    const timestamp = commitTimeMs(event);
+    if (timestamp === undefined) return invalid('commit_time: seconds must be >= 0 and nanos within 0..999999999');
+
+    const kafkaKey = this.#bucketKey ? Buffer.concat([Buffer.from(`${bucket}/`), key]) : key;
+    return { ok: true, record: { id, topic, key: kafkaKey, value: isDelete ? null : event.value, headers, timestamp } };
+  }
+}
+
+function commitTimeMs(event: CommitEvent__Output): number | undefined {
+  const time = event.commitTime;
+  if (time === null) return 0;
+  const seconds = Number(time.seconds);
+  if (!Number.isSafeInteger(seconds) || seconds < 0 || time.nanos < 0 || time.nanos > 999_999_999) return undefined;
+  return seconds * 1000 + Math.floor(time.nanos / 1e6);
+}
+
+function reject(code: Status, message: string): Validated {
+  return { ok: false, outcome: { kind: 'rejected', code, message } };
+}
+
+function invalid(message: string): Validated {
+  return reject(Status.INVALID_ARGUMENT, message);
+}

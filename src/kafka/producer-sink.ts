@@ -1,0 +1,202 @@
+import { status as Status } from '@grpc/grpc-js';
+import { CODES, Producer, type DeliveryReport, type LibrdKafkaError, type MessageHeader } from 'node-rdkafka';
+import type { KafkaConfig } from '../config/schema';
+import type { KafkaRecord, Outcome, Sink } from '../sink';
+import type { Logger } from '../telemetry/logger';
+import { deliveryFailure, rejected } from './delivery-error';
+import { producerProperties } from './producer-config';
+
+/** A record handed to librdkafka (or waiting for room), and who to tell when it settles. */
+interface Pending {
+  readonly record: KafkaRecord;
+  readonly resolve: (outcome: Outcome) => void;
+}
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+
+/**
+ * A Sink over one idempotent librdkafka producer. A record is DELIVERED only
+ * on its own delivery report. A full librdkafka queue is backpressure: records
+ * wait, in order, in a backlog until delivery reports free room, so a burst is
+ * never failed and per-key order is kept.
+ */
+export class ProducerSink implements Sink {
+  readonly #config: KafkaConfig;
+  readonly #log: Logger;
+  readonly #producer: Producer;
+  readonly #inFlight = new Set<Pending>();
+  #backlog: Pending[] = [];
+  #connected = false;
+  #closed = false;
+  #lastError = 'not connected yet';
+  #reconnectDelayMs = RECONNECT_MIN_MS;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(config: KafkaConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log.child({ component: 'producer' });
+    this.#producer = new Producer(producerProperties(config));
+    this.#producer.on('delivery-report', (err, report) => this.#onDeliveryReport(err, report));
+    this.#producer.on('event.error', (err) => {
+      this.#lastError = err.message;
+      this.#log.warn({ code: err.code, err: err.message }, 'librdkafka error');
+    });
+  }
+
+  /** True once the producer has reached the cluster. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Records handed to librdkafka or waiting for room, not yet settled. */
+  get inFlight(): number {
+    return this.#inFlight.size + this.#backlog.length;
+  }
+
+  /**
+   * Makes one attempt to reach the cluster. When it fails the gateway still
+   * starts; the producer keeps retrying in the background and events are
+   * rejected UNAVAILABLE until it gets through.
+   */
+  async start(): Promise<void> {
+    await this.#connect();
+  }
+
+  send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
+    return records.map((record) => new Promise<Outcome>((resolve) => this.#admit({ record, resolve })));
+  }
+
+  /**
+   * Stops taking records, gives those already taken until `timeoutMs` to be
+   * delivered, and settles the rest as not delivered: nothing is dropped
+   * without an outcome.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#reconnectTimer);
+    const deadline = Date.now() + timeoutMs;
+    if (this.#connected) {
+      while (this.#backlog.length > 0 && Date.now() < deadline) {
+        this.#drainBacklog();
+        await sleep(this.#config.pollIntervalMs);
+      }
+      await this.#flush(Math.max(0, deadline - Date.now()));
+    }
+    clearTimeout(this.#drainTimer);
+    const unsettled = [...this.#backlog, ...this.#inFlight];
+    this.#backlog = [];
+    this.#inFlight.clear();
+    for (const pending of unsettled) {
+      pending.resolve(rejected(Status.UNAVAILABLE, 'not delivered to Kafka before the gateway shut down'));
+    }
+    if (unsettled.length > 0) this.#log.warn({ unsettled: unsettled.length }, 'records unsettled at shutdown');
+    if (this.#connected) {
+      this.#connected = false;
+      await new Promise<void>((resolve) => this.#producer.disconnect(() => resolve()));
+    }
+  }
+
+  #admit(pending: Pending): void {
+    if (this.#closed) {
+      pending.resolve(rejected(Status.UNAVAILABLE, 'the gateway is shutting down'));
+    } else if (!this.#connected) {
+      pending.resolve(
+        rejected(Status.UNAVAILABLE, `Kafka is unreachable (${this.#config.brokers}): ${this.#lastError}`),
+      );
+    } else if (this.#backlog.length > 0 || !this.#produce(pending)) {
+      // Behind others, or librdkafka's queue is full: wait in line.
+      this.#backlog.push(pending);
+      this.#armDrain();
+    }
+  }
+
+  /** Hands one record to librdkafka; false when its queue is full. */
+  #produce(pending: Pending): boolean {
+    const { topic, value, key, timestamp, headers } = pending.record;
+    try {
+      this.#producer.produce(topic, null, value, key, timestamp, pending, headers as MessageHeader[]);
+    } catch (err) {
+      const error = err as LibrdKafkaError;
+      if (error.code === CODES.ERRORS.ERR__QUEUE_FULL) return false;
+      pending.resolve(deliveryFailure(error, this.#config.deliveryTimeoutMs));
+      return true;
+    }
+    this.#inFlight.add(pending);
+    return true;
+  }
+
+  #onDeliveryReport(err: LibrdKafkaError | null, report: DeliveryReport): void {
+    const pending = report.opaque as Pending;
+    this.#inFlight.delete(pending);
+    if (err) {
+      pending.resolve(deliveryFailure(err, this.#config.deliveryTimeoutMs));
+    } else {
+      pending.resolve({
+        kind: 'delivered',
+        topic: report.topic,
+        partition: report.partition,
+        offset: String(report.offset),
+      });
+    }
+    if (this.#backlog.length > 0) this.#drainBacklog();
+  }
+
+  #drainBacklog(): void {
+    let i = 0;
+    while (i < this.#backlog.length && this.#produce(this.#backlog[i])) i++;
+    if (i > 0) this.#backlog = this.#backlog.slice(i);
+    if (this.#backlog.length > 0) this.#armDrain();
+  }
+
+  /** Delivery reports free room; this timer covers the case where none is pending. */
+  #armDrain(): void {
+    if (this.#drainTimer !== undefined || this.#closed) return;
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      this.#drainBacklog();
+    }, this.#config.pollIntervalMs);
+  }
+
+  #connect(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#producer.connect({ timeout: this.#config.connectTimeoutMs }, (err) => {
+        if (this.#closed) {
+          resolve();
+          return;
+        }
+        if (err) {
+          this.#lastError = err.message;
+          this.#log.warn(
+            { brokers: this.#config.brokers, err: err.message, retryInMs: this.#reconnectDelayMs },
+            'cannot reach Kafka',
+          );
+          this.#reconnectTimer = setTimeout(() => void this.#connect(), this.#reconnectDelayMs);
+          this.#reconnectDelayMs = Math.min(this.#reconnectDelayMs * 2, RECONNECT_MAX_MS);
+        } else {
+          this.#connected = true;
+          this.#reconnectDelayMs = RECONNECT_MIN_MS;
+          this.#producer.setPollInterval(this.#config.pollIntervalMs);
+          this.#log.info({ brokers: this.#config.brokers }, 'connected to Kafka');
+        }
+        resolve();
+      });
+    });
+  }
+
+  #flush(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#producer.flush(timeoutMs, (err) => {
+        if (err) this.#log.warn({ err: err.message }, 'flush did not finish');
+        // Delivery reports served by the flush reach JS on the next turns of the loop.
+        setTimeout(resolve, this.#config.pollIntervalMs * 2);
+      });
+    });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,18 @@
+import type { Ack } from '../gen/commitlog/v1/Ack';
+import type { Outcome } from '../sink';
+
+/** The wire form of an outcome. */
+export function toAck(id: string, outcome: Outcome): Ack {
+  switch (outcome.kind) {
+    case 'delivered':
+      return {
+        id,
+        outcome: 'OUTCOME_DELIVERED',
+        topic: outcome.topic,
+        partition: outcome.partition,
+        offset: outcome.offset,
+      };
+    case 'rejected':
+      return { id, outcome: 'OUTCOME_REJECTED', code: outcome.code, message: outcome.message };
+  }
+}

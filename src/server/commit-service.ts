@@ -1,0 +1,101 @@
+import { status as Status, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import type { LimitsConfig } from '../config/schema';
+import type { Ack } from '../gen/commitlog/v1/Ack';
+import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
+import type { CommitLogServiceHandlers } from '../gen/commitlog/v1/CommitLogService';
+import type { CommitRequest__Output } from '../gen/commitlog/v1/CommitRequest';
+import type { CommitResponse } from '../gen/commitlog/v1/CommitResponse';
+import type { CommitStreamRequest__Output } from '../gen/commitlog/v1/CommitStreamRequest';
+import type { CommitStreamResponse } from '../gen/commitlog/v1/CommitStreamResponse';
+import type { Ingestor } from '../ingest/ingestor';
+import type { Outcome } from '../sink';
+import { toAck } from './ack';
+
+/** The CommitLogService RPCs over the ingest stage. */
+export function commitServiceHandlers(ingestor: Ingestor, limits: LimitsConfig): CommitLogServiceHandlers {
+  /** Settles a message's events, or rejects them all when the message carries too many. */
+  function submit(events: readonly CommitEvent__Output[]): Promise<Outcome>[] {
+    if (events.length <= limits.maxEventsPerMessage) return ingestor.submit(events);
+    const outcome: Outcome = {
+      kind: 'rejected',
+      code: Status.INVALID_ARGUMENT,
+      message: `events: ${events.length} in one message, more than limits.maxEventsPerMessage (${limits.maxEventsPerMessage})`,
+    };
+    return events.map(() => Promise.resolve(outcome));
+  }
+
+  return {
+    Commit(
+      call: ServerUnaryCall<CommitRequest__Output, CommitResponse>,
+      callback: sendUnaryData<CommitResponse>,
+    ): void {
+      const events = call.request.events;
+      void Promise.all(submit(events)).then((outcomes) => {
+        callback(null, { acks: outcomes.map((outcome, i) => toAck(events[i].id, outcome)) });
+      });
+    },
+
+    CommitStream(call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>): void {
+      new StreamSession(call, submit);
+    },
+  };
+}
+
+/**
+ * One CommitStream call: acks are sent as events settle, coalesced so that
+ * everything settled in one turn of the event loop goes out in one message.
+ * The stream ends once the client has half-closed and every event is acked.
+ */
+class StreamSession {
+  readonly #call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>;
+  #ready: Ack[] = [];
+  #unsettled = 0;
+  #clientDone = false;
+  #flushScheduled = false;
+
+  constructor(
+    call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>,
+    submit: (events: readonly CommitEvent__Output[]) => Promise<Outcome>[],
+  ) {
+    this.#call = call;
+    call.on('data', (request: CommitStreamRequest__Output) => {
+      const events = request.events;
+      const outcomes = submit(events);
+      this.#unsettled += events.length;
+      for (let i = 0; i < events.length; i++) {
+        const id = events[i].id;
+        void outcomes[i].then((outcome) => this.#settled(toAck(id, outcome)));
+      }
+    });
+    call.on('end', () => {
+      this.#clientDone = true;
+      this.#maybeEnd();
+    });
+    // A cancelled call has no one to ack; its events still settle in the sink.
+    call.on('error', () => undefined);
+  }
+
+  #settled(ack: Ack): void {
+    this.#unsettled--;
+    this.#ready.push(ack);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#ready.length > 0 && !this.#call.cancelled) {
+      this.#call.write({ acks: this.#ready });
+    }
+    this.#ready = [];
+    this.#maybeEnd();
+  }
+
+  #maybeEnd(): void {
+    if (this.#clientDone && this.#unsettled === 0 && this.#ready.length === 0 && !this.#call.cancelled) {
+      this.#call.end();
+    }
+  }
+}
