@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'src/gen/', '.cache/', 'bin/', '*.mjs'] },
+  { ignores: ['node_modules/', 'dist/', 'src/gen/', '.cache/', 'bin/', '*.mjs', 'test/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
