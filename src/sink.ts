@@ -16,7 +16,7 @@ export interface KafkaRecord {
 
 /**
  * How one event settled. Outcomes are data, never exceptions: every event gets
- * exactly one, and only `delivered` means the event is durable.
+ * exactly one. `delivered`, and `duplicate` of a durable outcome, mean durable.
  */
 export type Outcome =
   | {
@@ -24,6 +24,11 @@ export type Outcome =
       readonly topic: string;
       readonly partition: number;
       readonly offset: string;
+    }
+  | {
+      /** The same id settled durably a moment ago (or is settling); it was not produced again. */
+      readonly kind: 'duplicate';
+      readonly first: Outcome;
     }
   | {
       readonly kind: 'rejected';
@@ -39,4 +44,9 @@ export type Outcome =
  */
 export interface Sink {
   send(records: readonly KafkaRecord[]): Promise<Outcome>[];
+}
+
+/** Whether the event is safe: an outcome a retry of the same id must not undo. */
+export function isDurable(outcome: Outcome): boolean {
+  return outcome.kind === 'delivered' || (outcome.kind === 'duplicate' && isDurable(outcome.first));
 }

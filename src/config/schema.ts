@@ -63,6 +63,22 @@ const limitsSchema = z.strictObject({
   maxMetadataBytes: count(0, 16 * MiB, 16 * KiB),
 });
 
+const dedupSchema = z.strictObject({
+  /** Ids remembered at most; 0 turns deduplication off. About 200 bytes each (docs/limits.md). */
+  maxEntries: count(0, 50_000_000, 200_000),
+  /** How long after it settled an id still catches retries. */
+  windowMs: count(0, 86_400_000, 600_000),
+});
+
+const admissionSchema = z.strictObject({
+  /** Events received and not yet settled, across all calls. */
+  maxInFlightEvents: count(1, 10_000_000, 50_000),
+  /** Their key, value, id and metadata bytes. */
+  maxInFlightBytes: count(1 * KiB, 64 * 1024 * MiB, 128 * MiB),
+  /** The retry hint a unary call refused for lack of room carries (trailer retry-after-ms). */
+  retryAfterMs: count(1, 600_000, 200),
+});
+
 export const configSchema = z.strictObject({
   /** gRPC listen address. */
   listen: hostPort.default('0.0.0.0:50051'),
@@ -80,6 +96,8 @@ export const configSchema = z.strictObject({
   kafka: kafkaSchema.prefault({}),
   routing: routingSchema.prefault({}),
   limits: limitsSchema.prefault({}),
+  dedup: dedupSchema.prefault({}),
+  admission: admissionSchema.prefault({}),
 });
 
 /** What a config file (or a test) may write: every field optional. */
@@ -89,3 +107,5 @@ export type Config = z.output<typeof configSchema>;
 export type KafkaConfig = Config['kafka'];
 export type RoutingConfig = Config['routing'];
 export type LimitsConfig = Config['limits'];
+export type DedupConfig = Config['dedup'];
+export type AdmissionConfig = Config['admission'];

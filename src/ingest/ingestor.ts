@@ -1,13 +1,14 @@
 import type { Config } from '../config/schema';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
 import type { KafkaRecord, Outcome, Sink } from '../sink';
+import { DedupSink } from './dedup-sink';
 import { EventValidator } from './validate';
 
 /**
  * The ingest stage: validates and routes a batch of decoded events, hands the
  * valid ones to the sink as one batch, and returns one outcome per event in
  * the order received. An invalid event is rejected alone; the rest of its
- * batch goes on.
+ * batch goes on. Retries of settled ids are caught before the sink.
  */
 export class Ingestor {
   readonly #validator: EventValidator;
@@ -15,7 +16,7 @@ export class Ingestor {
 
   constructor(config: Config, sink: Sink) {
     this.#validator = new EventValidator(config.limits, config.routing);
-    this.#sink = sink;
+    this.#sink = new DedupSink(sink, config.dedup);
   }
 
   submit(events: readonly CommitEvent__Output[]): Promise<Outcome>[] {

@@ -12,6 +12,10 @@ export function toAck(id: string, outcome: Outcome): Ack {
         partition: outcome.partition,
         offset: outcome.offset,
       };
+    case 'duplicate': {
+      const first = toAck(id, outcome.first);
+      return { ...first, outcome: 'OUTCOME_DUPLICATE', firstOutcome: first.outcome };
+    }
     case 'rejected':
       return { id, outcome: 'OUTCOME_REJECTED', code: outcome.code, message: outcome.message };
   }
