@@ -12,18 +12,26 @@ export class Gateway {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #sink: ProducerSink;
+  readonly #ingestor: Ingestor;
   readonly #server: GrpcServer;
 
   constructor(config: Config, log: Logger = createLogger(config.log.level)) {
     this.#config = config;
     this.#log = log;
     this.#sink = new ProducerSink(config.kafka, log);
-    this.#server = new GrpcServer(config, new Ingestor(config, this.#sink), log);
+    this.#ingestor = new Ingestor(config, this.#sink);
+    this.#server = new GrpcServer(config, this.#ingestor, log);
   }
 
   /** host:port the gRPC server listens on. */
   get address(): string {
     return this.#server.address;
+  }
+
+  /** Events (and their bytes) received and not yet settled. */
+  get inFlight(): { events: number; bytes: number } {
+    const { inFlightEvents, inFlightBytes } = this.#ingestor.admission;
+    return { events: inFlightEvents, bytes: inFlightBytes };
   }
 
   get kafkaConnected(): boolean {

@@ -2,7 +2,8 @@ import type { DedupConfig } from '../config/schema';
 import { isDurable, type KafkaRecord, type Outcome, type Sink } from '../sink';
 
 /** An id in the window: settling (its promise) or settled durably (its outcome). */
-type Entry = { readonly at: number; readonly pending: Promise<Outcome> } | { readonly at: number; readonly outcome: Outcome };
+type Entry =
+  { readonly at: number; readonly pending: Promise<Outcome> } | { readonly at: number; readonly outcome: Outcome };
 
 /**
  * Drops client retries of an event id inside a bounded window (DESIGN.md §3).

@@ -1,5 +1,11 @@
-import { status as Status, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import type { LimitsConfig } from '../config/schema';
+import {
+  Metadata,
+  status as Status,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import type { Config } from '../config/schema';
 import type { Ack } from '../gen/commitlog/v1/Ack';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
 import type { CommitLogServiceHandlers } from '../gen/commitlog/v1/CommitLogService';
@@ -12,10 +18,12 @@ import type { Outcome } from '../sink';
 import { toAck } from './ack';
 
 /** The CommitLogService RPCs over the ingest stage. */
-export function commitServiceHandlers(ingestor: Ingestor, limits: LimitsConfig): CommitLogServiceHandlers {
-  /** Settles a message's events, or rejects them all when the message carries too many. */
-  function submit(events: readonly CommitEvent__Output[]): Promise<Outcome>[] {
-    if (events.length <= limits.maxEventsPerMessage) return ingestor.submit(events);
+export function commitServiceHandlers(ingestor: Ingestor, config: Config): CommitLogServiceHandlers {
+  const { limits, admission } = config;
+
+  /** Every event of a message that carries too many, rejected; undefined when the message is within the limit. */
+  function tooMany(events: readonly CommitEvent__Output[]): Promise<Outcome>[] | undefined {
+    if (events.length <= limits.maxEventsPerMessage) return undefined;
     const outcome: Outcome = {
       kind: 'rejected',
       code: Status.INVALID_ARGUMENT,
@@ -30,13 +38,25 @@ export function commitServiceHandlers(ingestor: Ingestor, limits: LimitsConfig):
       callback: sendUnaryData<CommitResponse>,
     ): void {
       const events = call.request.events;
-      void Promise.all(submit(events)).then((outcomes) => {
-        callback(null, { acks: outcomes.map((outcome, i) => toAck(events[i].id, outcome)) });
+      const outcomes = tooMany(events) ?? ingestor.trySubmit(events);
+      if (outcomes === undefined) {
+        // gRPC clients with a retry policy honour grpc-retry-pushback-ms.
+        const trailer = new Metadata();
+        trailer.set('grpc-retry-pushback-ms', String(admission.retryAfterMs));
+        callback({
+          code: Status.RESOURCE_EXHAUSTED,
+          details: `gateway at its in-flight cap (admission.maxInFlightEvents ${admission.maxInFlightEvents}, admission.maxInFlightBytes ${admission.maxInFlightBytes}); retry after ${admission.retryAfterMs} ms`,
+          metadata: trailer,
+        });
+        return;
+      }
+      void Promise.all(outcomes).then((settled) => {
+        callback(null, { acks: settled.map((outcome, i) => toAck(events[i].id, outcome)) });
       });
     },
 
     CommitStream(call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>): void {
-      new StreamSession(call, submit);
+      new StreamSession(call, ingestor, tooMany);
     },
   };
 }
@@ -55,12 +75,19 @@ class StreamSession {
 
   constructor(
     call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>,
-    submit: (events: readonly CommitEvent__Output[]) => Promise<Outcome>[],
+    ingestor: Ingestor,
+    tooMany: (events: readonly CommitEvent__Output[]) => Promise<Outcome>[] | undefined,
   ) {
     this.#call = call;
     call.on('data', (request: CommitStreamRequest__Output) => {
       const events = request.events;
-      const outcomes = submit(events);
+      const outcomes = tooMany(events) ?? ingestor.submit(events);
+      if (ingestor.admission.full && !call.isPaused()) {
+        // Stop reading: grpc-js then stops pulling from the HTTP/2 stream and
+        // flow control pushes back on the client until acks free room.
+        call.pause();
+        void ingestor.admission.whenRoom().then(() => call.resume());
+      }
       this.#unsettled += events.length;
       for (let i = 0; i < events.length; i++) {
         const id = events[i].id;

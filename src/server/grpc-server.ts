@@ -17,10 +17,7 @@ export class GrpcServer {
     this.#log = log.child({ component: 'grpc' });
     this.#server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes });
     const proto = loadCommitlogProto();
-    this.#server.addService(
-      proto.commitlog.v1.CommitLogService.service,
-      commitServiceHandlers(ingestor, config.limits),
-    );
+    this.#server.addService(proto.commitlog.v1.CommitLogService.service, commitServiceHandlers(ingestor, config));
   }
 
   /** host:port actually bound (the port is chosen when the config says 0). */
