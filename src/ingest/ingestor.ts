@@ -63,7 +63,8 @@ export class Ingestor {
 function batchBytes(events: readonly CommitEvent__Output[]): number {
   let bytes = 0;
   for (const e of events) {
-    bytes += EVENT_OVERHEAD_BYTES + e.id.length + e.key.length + e.value.length + e.bucket.length + e.topic.length;
+    // Key and value count twice: librdkafka holds its own copy until delivery.
+    bytes += EVENT_OVERHEAD_BYTES + 2 * (e.key.length + e.value.length) + e.id.length + e.bucket.length + e.topic.length;
     for (const name in e.metadata) bytes += name.length + e.metadata[name].length;
   }
   return bytes;
