@@ -83,6 +83,11 @@ export class LocalKafka {
     return this.#dataDir;
   }
 
+  /** The broker's full INFO log; only WARN and above reach onLog. */
+  get logFile(): string | undefined {
+    return this.#dataDir && path.join(this.#dataDir, 'logs', 'server.log');
+  }
+
   /** Kafka version of the jars, known once start() has begun. */
   get version(): string | undefined {
     return this.#version;
@@ -125,9 +130,9 @@ export class LocalKafka {
 
   async #start(): Promise<void> {
     const startedAt = Date.now();
+    const java = findJava(); // before the jars: a missing JDK should not cost a Maven run first
     const jars = await ensureKafkaJars(this.#rootDir);
     this.#version = jars.version;
-    const java = findJava();
     const classPath = ['-cp', path.join(jars.libsDir, '*')];
 
     const dataDir = this.#dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'commitlog-kafka-')));

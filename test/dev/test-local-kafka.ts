@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { expect } from 'chai';
 import { KafkaConsumer, Producer, type DeliveryReport, type LibrdKafkaError, type Message } from 'node-rdkafka';
 
-import { LocalKafka } from '../src/dev/local-kafka';
+import { LocalKafka } from '../../src/dev/local-kafka';
 
 /** Processes whose command line mentions `needle`, from /proc (argv[0] first). */
 function processesMentioning(needle: string): { pid: number; argv: string[] }[] {
@@ -172,6 +172,18 @@ describe('LocalKafka', function () {
       // The watchdog shell exits once it sees the closed pipe.
       expect(await waitUntil(() => processesMentioning(dataDir).length === 0, 5000)).to.equal(true);
       await kafka.close();
+    });
+
+    it('stops a paused JVM without waiting for the KILL grace period', async () => {
+      const kafka = new LocalKafka();
+      await kafka.start();
+      const dataDir = kafka.dataDir ?? '';
+      kafka.pause();
+      const started = Date.now();
+      await kafka.close();
+      expect(Date.now() - started).to.be.below(9000);
+      expect(javaProcessesMentioning(dataDir)).to.deep.equal([]);
+      expect(existsSync(dataDir)).to.equal(false);
     });
   });
 
