@@ -190,7 +190,7 @@ describe('LocalKafka', function () {
   describe('a parent killed with SIGKILL', () => {
     it('leaves no JVM and no data dir behind', async () => {
       const script = `
-        const { LocalKafka } = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'dev', 'local-kafka'))});
+        const { LocalKafka } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'dev', 'local-kafka'))});
         const kafka = new LocalKafka();
         kafka.start().then(() => {
           console.log(JSON.stringify({ pid: kafka.pid, dataDir: kafka.dataDir }));
