@@ -2,7 +2,11 @@ import type { Config } from './config/schema';
 import { Ingestor } from './ingest/ingestor';
 import { ProducerSink } from './kafka/producer-sink';
 import { GrpcServer } from './server/grpc-server';
+import { HealthStatus } from './server/health';
 import { createLogger, type Logger } from './telemetry/logger';
+
+/** After the drain deadline: how long answers already settled get to reach their clients before connections are cut. */
+const CLOSE_GRACE_MS = 1_000;
 
 /**
  * The whole gateway, wired from one frozen Config: gRPC server → ingest →
@@ -14,13 +18,17 @@ export class Gateway {
   readonly #sink: ProducerSink;
   readonly #ingestor: Ingestor;
   readonly #server: GrpcServer;
+  readonly #health = new HealthStatus();
+  #closing: Promise<void> | undefined;
 
   constructor(config: Config, log: Logger = createLogger(config.log.level)) {
     this.#config = config;
     this.#log = log;
-    this.#sink = new ProducerSink(config.kafka, log);
+    this.#sink = new ProducerSink(config.kafka, log, {
+      onConnectedChange: (connected) => this.#health.setKafkaConnected(connected),
+    });
     this.#ingestor = new Ingestor(config, this.#sink);
-    this.#server = new GrpcServer(config, this.#ingestor, log);
+    this.#server = new GrpcServer(config, this.#ingestor, this.#health, log);
   }
 
   /** host:port the gRPC server listens on. */
@@ -34,6 +42,11 @@ export class Gateway {
     return { events: inFlightEvents, bytes: inFlightBytes };
   }
 
+  /** What grpc.health.v1 Check answers for "" and commitlog.v1.CommitLogService. */
+  get health(): 'SERVING' | 'NOT_SERVING' {
+    return this.#health.status === 'SERVING' ? 'SERVING' : 'NOT_SERVING';
+  }
+
   get kafkaConnected(): boolean {
     return this.#sink.connected;
   }
@@ -44,14 +57,27 @@ export class Gateway {
   }
 
   /**
-   * Drains: open calls get until drainTimeoutMs to finish; then every event the
-   * producer still holds gets what is left of it to be delivered, and whatever
-   * is still unsettled is answered as not delivered.
+   * Drains (DESIGN.md §3), all within drainTimeoutMs: health goes NOT_SERVING;
+   * new calls are refused UNAVAILABLE; open calls stop taking events and end
+   * once the events they took are answered; the producer is flushed and what
+   * it still holds at the deadline is answered as not delivered; then the
+   * connections close. Idempotent.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     const deadline = Date.now() + this.#config.drainTimeoutMs;
-    await this.#server.close(this.#config.drainTimeoutMs);
+    this.#log.info(
+      { drainTimeoutMs: this.#config.drainTimeoutMs },
+      'drain started: health NOT_SERVING, new calls refused',
+    );
+    this.#health.setDraining();
+    await this.#server.drain(deadline);
     await this.#sink.close(Math.max(0, deadline - Date.now()));
+    await this.#server.close(CLOSE_GRACE_MS);
     this.#log.info('closed');
   }
 }

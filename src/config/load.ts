@@ -4,17 +4,53 @@ import { CommitlogError } from '../errors';
 import { configSchema, type Config, type ConfigInput } from './schema';
 
 /**
- * The environment names fixed by DESIGN.md §6 (plus the log level), and the
- * setting each overrides. Numbers are parsed here so that the schema's message
- * ("expected number") still names the variable when the text is not one.
+ * The environment names fixed by DESIGN.md §6, the standard OTEL_* variables,
+ * and the setting each overrides. Values are parsed here, but left as text when
+ * they do not parse, so the schema's message still names the variable.
  */
-const ENVIRONMENT: Record<string, { path: string[]; type: 'string' | 'int' }> = {
+const ENVIRONMENT: Record<string, { path: string[]; type: ValueType }> = {
   COMMITLOG_LISTEN: { path: ['listen'], type: 'string' },
   COMMITLOG_KAFKA_BROKERS: { path: ['kafka', 'brokers'], type: 'string' },
   COMMITLOG_DEFAULT_TOPIC: { path: ['routing', 'defaultTopic'], type: 'string' },
-  COMMITLOG_WORKERS: { path: ['workers'], type: 'int' },
+  COMMITLOG_WORKERS: { path: ['workers'], type: 'number' },
   COMMITLOG_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+  COMMITLOG_METRICS_LISTEN: { path: ['telemetry', 'metricsListen'], type: 'string' },
+  OTEL_SDK_DISABLED: { path: ['telemetry', 'disabled'], type: 'boolean' },
+  OTEL_SERVICE_NAME: { path: ['telemetry', 'serviceName'], type: 'string' },
+  OTEL_RESOURCE_ATTRIBUTES: { path: ['telemetry', 'resourceAttributes'], type: 'pairs' },
+  OTEL_EXPORTER_OTLP_ENDPOINT: { path: ['telemetry', 'otlpEndpoint'], type: 'string' },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { path: ['telemetry', 'otlpTracesEndpoint'], type: 'string' },
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: { path: ['telemetry', 'otlpMetricsEndpoint'], type: 'string' },
+  OTEL_EXPORTER_OTLP_PROTOCOL: { path: ['telemetry', 'otlpProtocol'], type: 'string' },
+  OTEL_EXPORTER_OTLP_HEADERS: { path: ['telemetry', 'otlpHeaders'], type: 'pairs' },
+  OTEL_TRACES_SAMPLER: { path: ['telemetry', 'sampler'], type: 'string' },
+  OTEL_TRACES_SAMPLER_ARG: { path: ['telemetry', 'samplerArg'], type: 'number' },
+  OTEL_METRIC_EXPORT_INTERVAL: { path: ['telemetry', 'metricExportIntervalMs'], type: 'number' },
 };
+
+type ValueType = 'string' | 'number' | 'boolean' | 'pairs';
+
+function parseValue(text: string, type: ValueType): unknown {
+  const trimmed = text.trim();
+  switch (type) {
+    case 'string':
+      return text;
+    case 'number':
+      return trimmed !== '' && Number.isFinite(Number(trimmed)) ? Number(trimmed) : text;
+    case 'boolean':
+      return trimmed.toLowerCase() === 'true' ? true : trimmed.toLowerCase() === 'false' ? false : text;
+    case 'pairs': {
+      // The OTel list form: key1=value1,key2=value2 (values URL-encoded).
+      const pairs: Record<string, string> = {};
+      for (const item of trimmed.split(',')) {
+        const at = item.indexOf('=');
+        if (at <= 0) return text;
+        pairs[item.slice(0, at).trim()] = decodeURIComponent(item.slice(at + 1).trim());
+      }
+      return pairs;
+    }
+  }
+}
 
 export interface LoadOptions {
   /** A YAML file; its settings sit under the environment's. */
@@ -38,8 +74,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const [name, { path, type }] of Object.entries(ENVIRONMENT)) {
     const text = options.env?.[name];
     if (text === undefined || text === '') continue;
-    const value = type === 'int' && /^-?[0-9]+$/.test(text.trim()) ? Number(text) : text;
-    input = merge(input, nest(path, value));
+    input = merge(input, nest(path, parseValue(text, type)));
     sources.set(path.join('.'), name);
   }
   const result = configSchema.safeParse(input);

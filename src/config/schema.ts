@@ -79,6 +79,74 @@ const admissionSchema = z.strictObject({
   retryAfterMs: count(1, 600_000, 200),
 });
 
+/** A duration in ms where 0 turns the feature off. */
+const msOrOff = (min: number, fallback: number) =>
+  z
+    .int()
+    .min(0)
+    .max(2_147_483_647)
+    .refine((v) => v === 0 || v >= min, `0 (off) or at least ${min}`)
+    .default(fallback);
+
+/**
+ * gRPC server settings (grpc-js channel options, docs/configuration.md). grpc-js
+ * leaves ping policing to Node's http2 module, which answers every ping: there is
+ * no min_ping_interval / max_ping_strikes to set, and clients may ping as often as they like.
+ */
+const grpcSchema = z.strictObject({
+  /** Server reflection (grpc.reflection.v1 and v1alpha), so grpcurl and friends can list and call the API. */
+  reflection: z.boolean().default(true),
+  /** grpc.keepalive_time_ms: how often the server pings each connection, to find peers that are gone. */
+  keepaliveTimeMs: msOrOff(1_000, 60_000),
+  /** grpc.keepalive_timeout_ms: how long a ping may go unanswered before the connection is dropped. */
+  keepaliveTimeoutMs: count(1_000, 600_000, 20_000),
+  /** grpc.max_concurrent_streams: calls open at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: count(1, 2_147_483_647, 1_000),
+  /** grpc.max_connection_age_ms: a connection gets GOAWAY after about this long, so clients spread over new pods. */
+  maxConnectionAgeMs: msOrOff(1_000, 0),
+  /** grpc.max_connection_age_grace_ms: how long calls open at GOAWAY may go on before the connection is cut. */
+  maxConnectionAgeGraceMs: msOrOff(1_000, 0),
+  /** grpc.max_connection_idle_ms: a connection without calls for this long gets GOAWAY. */
+  maxConnectionIdleMs: msOrOff(1_000, 0),
+});
+
+/** OpenTelemetry (DESIGN.md §5). The standard OTEL_* variables map onto these (config/load.ts). */
+const telemetrySchema = z.strictObject({
+  /** Turns the SDK off entirely (OTEL_SDK_DISABLED). */
+  disabled: z.boolean().default(false),
+  /** OTEL_SERVICE_NAME. */
+  serviceName: z.string().min(1).default('commitlog'),
+  /** OTEL_RESOURCE_ATTRIBUTES, e.g. deployment.environment=prod. */
+  resourceAttributes: z.record(z.string(), z.string()).default({}),
+  /** Prometheus scrape endpoint (GET /metrics); '' turns it off. */
+  metricsListen: z.union([hostPort, z.literal('')]).default('0.0.0.0:9464'),
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: OTLP/HTTP base URL (http://collector:4318); '' exports nothing over OTLP. */
+  otlpEndpoint: z.union([z.url(), z.literal('')]).default(''),
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: full URL, overrides the base for traces. */
+  otlpTracesEndpoint: z.union([z.url(), z.literal('')]).default(''),
+  /** OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: full URL, overrides the base for metrics. */
+  otlpMetricsEndpoint: z.union([z.url(), z.literal('')]).default(''),
+  /** OTEL_EXPORTER_OTLP_PROTOCOL: only http/protobuf is built in. */
+  otlpProtocol: z.literal('http/protobuf', 'only http/protobuf is supported').default('http/protobuf'),
+  /** OTEL_EXPORTER_OTLP_HEADERS. */
+  otlpHeaders: z.record(z.string(), z.string()).default({}),
+  /** OTEL_TRACES_SAMPLER. */
+  sampler: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers. */
+  samplerArg: z.number().min(0).max(1).default(1),
+  /** OTEL_METRIC_EXPORT_INTERVAL. */
+  metricExportIntervalMs: count(100, 3_600_000, 60_000),
+});
+
 export const configSchema = z.strictObject({
   /** gRPC listen address. */
   listen: hostPort.default('0.0.0.0:50051'),
@@ -96,8 +164,10 @@ export const configSchema = z.strictObject({
   kafka: kafkaSchema.prefault({}),
   routing: routingSchema.prefault({}),
   limits: limitsSchema.prefault({}),
+  telemetry: telemetrySchema.prefault({}),
   dedup: dedupSchema.prefault({}),
   admission: admissionSchema.prefault({}),
+  grpc: grpcSchema.prefault({}),
 });
 
 /** What a config file (or a test) may write: every field optional. */
@@ -107,5 +177,7 @@ export type Config = z.output<typeof configSchema>;
 export type KafkaConfig = Config['kafka'];
 export type RoutingConfig = Config['routing'];
 export type LimitsConfig = Config['limits'];
+export type TelemetryConfig = Config['telemetry'];
 export type DedupConfig = Config['dedup'];
 export type AdmissionConfig = Config['admission'];
+export type GrpcConfig = Config['grpc'];

@@ -12,6 +12,12 @@ interface Pending {
   readonly resolve: (outcome: Outcome) => void;
 }
 
+/** What the owner of a ProducerSink is told. */
+export interface ProducerSinkEvents {
+  /** `connected` changed: true once the producer reaches the cluster, false when it is closed. */
+  onConnectedChange?(connected: boolean): void;
+}
+
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
 
@@ -24,6 +30,7 @@ const RECONNECT_MAX_MS = 30_000;
 export class ProducerSink implements Sink {
   readonly #config: KafkaConfig;
   readonly #log: Logger;
+  readonly #events: ProducerSinkEvents;
   readonly #producer: Producer;
   readonly #inFlight = new Set<Pending>();
   #backlog: Pending[] = [];
@@ -34,8 +41,9 @@ export class ProducerSink implements Sink {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: KafkaConfig, log: Logger) {
+  constructor(config: KafkaConfig, log: Logger, events: ProducerSinkEvents = {}) {
     this.#config = config;
+    this.#events = events;
     this.#log = log.child({ component: 'producer' });
     this.#producer = new Producer(producerProperties(config));
     this.#producer.on('delivery-report', (err, report) => this.#onDeliveryReport(err, report));
@@ -95,7 +103,10 @@ export class ProducerSink implements Sink {
     if (unsettled.length > 0) this.#log.warn({ unsettled: unsettled.length }, 'records unsettled at shutdown');
     if (this.#connected) {
       this.#connected = false;
-      await new Promise<void>((resolve) => this.#producer.disconnect(() => resolve()));
+      this.#events.onConnectedChange?.(false);
+      // node-rdkafka's disconnect() flushes again, 5 s by default: only what is left of the deadline.
+      const flushMs = Math.max(0, deadline - Date.now());
+      await new Promise<void>((resolve) => this.#producer.disconnect(flushMs, () => resolve()));
     }
   }
 
@@ -177,6 +188,7 @@ export class ProducerSink implements Sink {
           this.#reconnectDelayMs = Math.min(this.#reconnectDelayMs * 2, RECONNECT_MAX_MS);
         } else {
           this.#connected = true;
+          this.#events.onConnectedChange?.(true);
           this.#reconnectDelayMs = RECONNECT_MIN_MS;
           this.#producer.setPollInterval(this.#config.pollIntervalMs);
           this.#log.info({ brokers: this.#config.brokers }, 'connected to Kafka');

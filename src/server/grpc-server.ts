@@ -1,28 +1,55 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
 import type { Config } from '../config/schema';
+import type { CommitStreamRequest__Output } from '../gen/commitlog/v1/CommitStreamRequest';
+import type { CommitStreamResponse } from '../gen/commitlog/v1/CommitStreamResponse';
 import type { Ingestor } from '../ingest/ingestor';
 import type { Logger } from '../telemetry/logger';
+import { CallDrainer, type DrainRegistry, type WorkCounter } from './call-drainer';
 import { commitServiceHandlers } from './commit-service';
-import { loadCommitlogProto } from './proto';
+import type { HealthStatus } from './health';
+import { loadCommitlogProto, loadServiceDescriptors } from './proto';
+import { grpcServerOptions } from './server-options';
 
-/** The gRPC listener and the services on it. */
+/** A CommitStream request carries events; each is answered by one ack in some response. */
+const COMMIT_STREAM_WORK: WorkCounter = {
+  taken: (request) => (request as CommitStreamRequest__Output).events.length,
+  answered: (response) => (response as CommitStreamResponse).acks?.length ?? 0,
+};
+
+/** Probes keep getting answers (NOT_SERVING) while the server drains. */
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+
+/** The gRPC listener and the services on it: CommitLogService, health and (by default) reflection. */
 export class GrpcServer {
   readonly #config: Config;
   readonly #server: Server;
+  readonly #drainer: CallDrainer;
   readonly #log: Logger;
   #address = '';
 
-  constructor(config: Config, ingestor: Ingestor, log: Logger) {
+  constructor(config: Config, ingestor: Ingestor, health: HealthStatus, log: Logger) {
     this.#config = config;
     this.#log = log.child({ component: 'grpc' });
-    this.#server = new Server({ 'grpc.max_receive_message_length': config.limits.maxMessageBytes });
-    const proto = loadCommitlogProto();
-    this.#server.addService(proto.commitlog.v1.CommitLogService.service, commitServiceHandlers(ingestor, config));
+    const service = loadCommitlogProto().commitlog.v1.CommitLogService.service;
+    this.#drainer = new CallDrainer({
+      counted: new Map([[service.CommitStream.path, COMMIT_STREAM_WORK]]),
+      exempt: [HEALTH_SERVICE],
+    });
+    this.#server = new Server({ ...grpcServerOptions(config), interceptors: [this.#drainer.interceptor] });
+    this.#server.addService(service, commitServiceHandlers(ingestor, config));
+    health.addTo(this.#server);
+    if (config.grpc.reflection) new ReflectionService(loadServiceDescriptors()).addToServer(this.#server);
   }
 
   /** host:port actually bound (the port is chosen when the config says 0). */
   get address(): string {
     return this.#address;
+  }
+
+  /** Where handlers holding events of their own register to hear that the server drains. */
+  get drains(): DrainRegistry {
+    return this.#drainer;
   }
 
   async start(): Promise<void> {
@@ -36,14 +63,36 @@ export class GrpcServer {
     this.#log.info({ address: this.#address }, 'listening');
   }
 
-  /** Stops taking calls and waits for the open ones; cuts them off after `timeoutMs`. */
-  async close(timeoutMs: number): Promise<void> {
+  /**
+   * Starts draining (see CallDrainer): new calls but health checks are refused
+   * UNAVAILABLE; open streams stop being read and end once their events are
+   * acked. The listener stays open, so probes keep reading NOT_SERVING.
+   * Resolves once no call holding events is open, or at `deadline` (ms since the epoch).
+   */
+  async drain(deadline: number): Promise<void> {
+    const busy = this.#drainer.busy;
+    this.#drainer.drain();
+    const idle = await this.#drainer.whenIdle(deadline);
+    this.#log.info({ calls: busy, stillOpen: this.#drainer.busy, idle }, 'drained calls');
+  }
+
+  /**
+   * Gives calls still holding events `graceMs` to send the answers the closed
+   * sink has just given them, ends whatever is open with UNAVAILABLE (health
+   * Watch and reflection streams too), then closes the listener and every
+   * connection, cutting those still open after another `graceMs`.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#drainer.drain();
+    await this.#drainer.whenIdle(Date.now() + graceMs);
+    const cut = this.#drainer.endAll();
+    if (cut > 0) this.#log.info({ calls: cut }, 'ended open calls UNAVAILABLE');
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        // tryShutdown() is still waiting on open calls past the deadline: cut them.
+        // tryShutdown() still waits on connections that did not close: cut them.
         this.#server.forceShutdown();
         resolve();
-      }, timeoutMs);
+      }, graceMs);
       this.#server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();

@@ -1,5 +1,6 @@
 import { loadPackageDefinition } from '@grpc/grpc-js';
-import { loadSync, type Options } from '@grpc/proto-loader';
+import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
 import path from 'node:path';
 import type { ProtoGrpcType } from '../gen/commitlog';
 
@@ -18,4 +19,9 @@ export const LOADER_OPTIONS: Options = {
 
 export function loadCommitlogProto(): ProtoGrpcType {
   return loadPackageDefinition(loadSync(COMMITLOG_PROTO, LOADER_OPTIONS)) as unknown as ProtoGrpcType;
+}
+
+/** Descriptors of every service the server offers (commitlog and grpc.health.v1), for server reflection. */
+export function loadServiceDescriptors(): PackageDefinition {
+  return { ...loadSync(COMMITLOG_PROTO, LOADER_OPTIONS), ...loadSync(HEALTH_PROTO_PATH, LOADER_OPTIONS) };
 }

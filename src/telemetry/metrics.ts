@@ -1,0 +1,132 @@
+import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
+/** Seconds, from 100 µs to a minute: sub-millisecond acks and a broker that hangs both resolve. */
+const LATENCY_BUCKETS_S = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+/** What the saturation gauges read, each from the component that owns it. */
+export interface SaturationSources {
+  inFlightEvents: () => number;
+  inFlightBytes: () => number;
+  readonly maxInFlightEvents: number;
+  readonly maxInFlightBytes: number;
+  /** Records handed to librdkafka (or waiting for room in its queue) and not yet reported. */
+  producerQueueDepth: () => number;
+  spillBacklog: () => { events: number; bytes: number; oldestReceivedAt: number | undefined };
+}
+
+/**
+ * The gateway's instruments: the four golden signals. Names and units follow
+ * the OTel conventions; docs/telemetry.md lists each with its meaning.
+ */
+export class GatewayMetrics {
+  /** Receive → ack, per event. */
+  readonly ackDuration: Histogram;
+  /** Handed to librdkafka → delivery report, per record. */
+  readonly deliveryDuration: Histogram;
+  readonly eventsReceived: Counter;
+  readonly bytesReceived: Counter;
+  readonly rpcCalls: Counter;
+  readonly deliveryFailures: Counter;
+  readonly rejections: Counter;
+  readonly spillErrors: Counter;
+  readonly #gauges: ObservableGauge[] = [];
+  #loopDelay: IntervalHistogram | undefined;
+
+  constructor(meter: Meter) {
+    const latency = (name: string, description: string): Histogram =>
+      meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S } });
+    this.ackDuration = latency('commitlog.ack.duration', 'Time from receiving an event to sending its ack');
+    this.deliveryDuration = latency(
+      'commitlog.kafka.delivery.duration',
+      'Time from handing a record to librdkafka to its delivery report',
+    );
+    this.eventsReceived = meter.createCounter('commitlog.events.received', {
+      unit: '{event}',
+      description: 'Events received, by topic and outcome',
+    });
+    this.bytesReceived = meter.createCounter('commitlog.events.received.size', {
+      unit: 'By',
+      description: 'Key and value bytes of the events received, by topic and outcome',
+    });
+    this.rpcCalls = meter.createCounter('commitlog.rpc.calls', {
+      unit: '{call}',
+      description: 'RPCs finished, by method and gRPC status code',
+    });
+    this.deliveryFailures = meter.createCounter('commitlog.kafka.delivery.failures', {
+      unit: '{record}',
+      description: 'Records Kafka did not take, by librdkafka error',
+    });
+    this.rejections = meter.createCounter('commitlog.events.rejected', {
+      unit: '{event}',
+      description: 'Events acked REJECTED, by gRPC status code',
+    });
+    this.spillErrors = meter.createCounter('commitlog.spill.errors', {
+      unit: '{error}',
+      description: 'Spill log failures (full, I/O) and records cut at recovery',
+    });
+    this.#meter = meter;
+  }
+
+  readonly #meter: Meter;
+
+  /** Starts the saturation gauges (observed at each collection) and the event-loop delay monitor. */
+  observe(sources: SaturationSources): void {
+    const meter = this.#meter;
+    this.#loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.#loopDelay.enable();
+    const gauge = (
+      name: string,
+      unit: string,
+      description: string,
+      read: () => number | undefined,
+      attributes?: Attributes,
+    ) => {
+      const g = meter.createObservableGauge(name, { unit, description });
+      g.addCallback((result) => {
+        const value = read();
+        if (value !== undefined) result.observe(value, attributes);
+      });
+      this.#gauges.push(g);
+    };
+    gauge('commitlog.inflight.events', '{event}', 'Events received and not yet settled', sources.inFlightEvents);
+    gauge('commitlog.inflight.size', 'By', 'Bytes of the events in flight', sources.inFlightBytes);
+    gauge('commitlog.inflight.events.limit', '{event}', 'admission.maxInFlightEvents', () => sources.maxInFlightEvents);
+    gauge('commitlog.inflight.size.limit', 'By', 'admission.maxInFlightBytes', () => sources.maxInFlightBytes);
+    gauge(
+      'commitlog.kafka.producer.queue.depth',
+      '{record}',
+      'Records with librdkafka, not yet reported',
+      sources.producerQueueDepth,
+    );
+    gauge(
+      'commitlog.spill.backlog.events',
+      '{event}',
+      'Spilled events not yet replayed',
+      () => sources.spillBacklog().events,
+    );
+    gauge(
+      'commitlog.spill.backlog.size',
+      'By',
+      'Bytes of spilled events not yet replayed',
+      () => sources.spillBacklog().bytes,
+    );
+    gauge('commitlog.spill.backlog.age', 's', 'Age of the oldest spilled event not yet replayed', () => {
+      const oldest = sources.spillBacklog().oldestReceivedAt;
+      return oldest === undefined ? 0 : (Date.now() - oldest) / 1000;
+    });
+    gauge('nodejs.eventloop.delay.p99', 's', 'Event-loop delay, 99th percentile since the last collection', () => {
+      const delay = this.#loopDelay;
+      if (delay === undefined) return undefined;
+      const p99 = delay.percentile(99) / 1e9;
+      delay.reset();
+      return p99;
+    });
+  }
+
+  close(): void {
+    this.#loopDelay?.disable();
+  }
+}

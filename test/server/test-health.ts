@@ -1,0 +1,95 @@
+import { status as Status } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import net from 'node:net';
+import { COMMITLOG_SERVICE } from '../../src/server/health';
+import { kafka, startGateway } from '../common';
+import { HealthClient } from './grpc-clients';
+
+/** A loopback port with nothing listening on it (yet). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Forwards `port` to `target` (host:port): a broker that "comes up" when this starts. */
+async function tcpProxy(port: number, target: string): Promise<{ close(): Promise<void> }> {
+  const [host, targetPort] = [
+    target.slice(0, target.lastIndexOf(':')),
+    Number(target.slice(target.lastIndexOf(':') + 1)),
+  ];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('grpc.health.v1', () => {
+  it('answers SERVING for the server and for commitlog.v1.CommitLogService once Kafka is connected, NOT_FOUND for others', async () => {
+    const gw = await startGateway();
+    const health = new HealthClient(gw.gateway.address);
+    try {
+      expect(await health.check('')).to.deep.equal({ ok: true, value: 'SERVING' });
+      expect(await health.check(COMMITLOG_SERVICE)).to.deep.equal({ ok: true, value: 'SERVING' });
+      const unknown = await health.check('no.such.Service');
+      expect(unknown).to.include({ ok: false, code: Status.NOT_FOUND });
+    } finally {
+      health.close();
+      await gw.close();
+    }
+  });
+
+  it('is NOT_SERVING while Kafka is unreachable and turns SERVING, also on Watch, when the producer connects', async () => {
+    const { brokers } = await kafka();
+    const port = await freePort();
+    const gw = await startGateway({ kafka: { brokers: `127.0.0.1:${port}`, connectTimeoutMs: 1000 } });
+    const health = new HealthClient(gw.gateway.address);
+    let proxy: { close(): Promise<void> } | undefined;
+    try {
+      expect(gw.gateway.kafkaConnected).to.equal(false);
+      expect(await health.check('')).to.deep.equal({ ok: true, value: 'NOT_SERVING' });
+      expect(await health.check(COMMITLOG_SERVICE)).to.deep.equal({ ok: true, value: 'NOT_SERVING' });
+      const watch = health.watch(COMMITLOG_SERVICE);
+      await until('the first Watch answer', () => watch.statuses.length > 0);
+
+      // The bootstrap address starts answering: the producer's next attempt gets through.
+      proxy = await tcpProxy(port, brokers.split(',')[0]);
+      await until('SERVING', async () => (await health.check('')).ok && gw.gateway.health === 'SERVING');
+      expect(await health.check(COMMITLOG_SERVICE)).to.deep.equal({ ok: true, value: 'SERVING' });
+      await until('Watch to report SERVING', () => watch.statuses.length >= 2);
+      expect(watch.statuses).to.deep.equal(['NOT_SERVING', 'SERVING']);
+
+      await gw.gateway.close();
+      // Watch hears NOT_SERVING when the drain starts, then its stream is ended by the shutdown.
+      expect(await watch.ended).to.deep.include({ ok: false, code: Status.UNAVAILABLE });
+      expect(watch.statuses).to.deep.equal(['NOT_SERVING', 'SERVING', 'NOT_SERVING']);
+    } finally {
+      health.close();
+      await gw.close();
+      await proxy?.close();
+    }
+  });
+});
