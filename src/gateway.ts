@@ -4,6 +4,8 @@ import { ProducerSink } from './kafka/producer-sink';
 import { GrpcServer } from './server/grpc-server';
 import { HealthStatus } from './server/health';
 import { createLogger, type Logger } from './telemetry/logger';
+import { Telemetry } from './telemetry/telemetry';
+import { VERSION } from './version';
 
 /** After the drain deadline: how long answers already settled get to reach their clients before connections are cut. */
 const CLOSE_GRACE_MS = 1_000;
@@ -19,16 +21,28 @@ export class Gateway {
   readonly #ingestor: Ingestor;
   readonly #server: GrpcServer;
   readonly #health = new HealthStatus();
+  readonly #telemetry: Telemetry;
   #closing: Promise<void> | undefined;
 
   constructor(config: Config, log: Logger = createLogger(config.log.level)) {
     this.#config = config;
     this.#log = log;
-    this.#sink = new ProducerSink(config.kafka, log, {
+    this.#telemetry = new Telemetry(config.telemetry, VERSION, log);
+    const instruments = this.#telemetry.instruments;
+    this.#sink = new ProducerSink(config.kafka, log, instruments.metrics, {
       onConnectedChange: (connected) => this.#health.setKafkaConnected(connected),
     });
-    this.#ingestor = new Ingestor(config, this.#sink);
-    this.#server = new GrpcServer(config, this.#ingestor, this.#health, log);
+    this.#ingestor = new Ingestor(config, this.#sink, instruments);
+    this.#server = new GrpcServer(config, this.#ingestor, this.#health, instruments, log);
+    const admission = this.#ingestor.admission;
+    instruments.metrics.observe({
+      inFlightEvents: () => admission.inFlightEvents,
+      inFlightBytes: () => admission.inFlightBytes,
+      maxInFlightEvents: config.admission.maxInFlightEvents,
+      maxInFlightBytes: config.admission.maxInFlightBytes,
+      producerQueueDepth: () => this.#sink.inFlight,
+      spillBacklog: () => ({ events: 0, bytes: 0, oldestReceivedAt: undefined }),
+    });
   }
 
   /** host:port the gRPC server listens on. */
@@ -52,6 +66,7 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
+    await this.#telemetry.start();
     await this.#sink.start();
     await this.#server.start();
   }
@@ -78,6 +93,7 @@ export class Gateway {
     await this.#server.drain(deadline);
     await this.#sink.close(Math.max(0, deadline - Date.now()));
     await this.#server.close(CLOSE_GRACE_MS);
+    await this.#telemetry.close();
     this.#log.info('closed');
   }
 }

@@ -58,6 +58,7 @@ export async function startGateway(settings: ConfigInput = {}): Promise<TestGate
       ...settings,
       listen: '127.0.0.1:0',
       log: { level: 'silent' },
+      telemetry: { metricsListen: '', ...settings.telemetry },
       kafka: { lingerMs: 1, ...settings.kafka, brokers },
     },
   });

@@ -1,25 +1,26 @@
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { CommitlogError } from '../errors';
+import { VERSION } from '../version';
 import { devCommand } from './dev';
 import { kafkaCommand } from './kafka';
 import { sendCommand } from './send';
+import { spillCommand } from './spill';
 import { serveCommand } from './serve';
-
-/** package.json sits two levels above both src/cli and dist/cli. */
-const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
-  version: string;
-};
 
 export function buildProgram(): Command {
   const program = new Command('commitlog')
     .description('gRPC ingest gateway: database commit events into Kafka, never losing an acknowledged one')
-    .version(version);
+    .version(VERSION);
   program
     .command('serve')
     .description('run the gateway')
     .addOption(new Option('-c, --config <file>', 'YAML configuration file (environment overrides it)'))
+    .addOption(
+      new Option(
+        '--check-config',
+        'validate the configuration as serve would, print "config ok" and exit; start nothing',
+      ),
+    )
     .action(serveCommand);
   program
     .command('dev')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--listen <host:port>', 'gRPC listen address').default('127.0.0.1:50051'))
     .action(devCommand);
   program.addCommand(kafkaCommand());
+  program.addCommand(spillCommand());
   program
     .command('send')
     .description('send JSON-lines events (stdin or --file) and print one JSON ack per event')

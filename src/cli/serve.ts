@@ -5,9 +5,18 @@ import { createLogger } from '../telemetry/logger';
 
 export interface ServeOptions {
   config?: string;
+  /** Load and validate the configuration exactly as serve does, then stop: for CI and Helm chart checks. */
+  checkConfig?: boolean;
 }
 
 export async function serveCommand(options: ServeOptions): Promise<void> {
+  if (options.checkConfig === true) {
+    // Same loader, file and environment as runGateway; an invalid setting throws
+    // CONFIG_INVALID, which main() reports with exit code 2.
+    loadConfig({ file: options.config, env: process.env });
+    process.stdout.write('config ok\n');
+    return;
+  }
   await runGateway({ file: options.config });
 }
 

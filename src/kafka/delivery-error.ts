@@ -31,3 +31,10 @@ export function deliveryFailure(err: LibrdKafkaError, deliveryTimeoutMs: number)
 export function rejected(code: Status, message: string): Outcome {
   return { kind: 'rejected', code, message };
 }
+
+const NAMES = new Map(Object.entries(ERR).map(([name, code]) => [code, name]));
+
+/** librdkafka's name for an error code (ERR__MSG_TIMED_OUT), for metrics and logs. */
+export function errorName(err: LibrdKafkaError): string {
+  return NAMES.get(err.code) ?? `ERR_${err.code}`;
+}

@@ -3,13 +3,16 @@ import { CODES, Producer, type DeliveryReport, type LibrdKafkaError, type Messag
 import type { KafkaConfig } from '../config/schema';
 import type { KafkaRecord, Outcome, Sink } from '../sink';
 import type { Logger } from '../telemetry/logger';
-import { deliveryFailure, rejected } from './delivery-error';
+import type { GatewayMetrics } from '../telemetry/metrics';
+import { deliveryFailure, errorName, rejected } from './delivery-error';
 import { producerProperties } from './producer-config';
 
 /** A record handed to librdkafka (or waiting for room), and who to tell when it settles. */
 interface Pending {
   readonly record: KafkaRecord;
   readonly resolve: (outcome: Outcome) => void;
+  /** performance.now() when handed to librdkafka. */
+  sentAt: number;
 }
 
 /** What the owner of a ProducerSink is told. */
@@ -31,6 +34,7 @@ export class ProducerSink implements Sink {
   readonly #config: KafkaConfig;
   readonly #log: Logger;
   readonly #events: ProducerSinkEvents;
+  readonly #metrics: GatewayMetrics;
   readonly #producer: Producer;
   readonly #inFlight = new Set<Pending>();
   #backlog: Pending[] = [];
@@ -41,8 +45,9 @@ export class ProducerSink implements Sink {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: KafkaConfig, log: Logger, events: ProducerSinkEvents = {}) {
+  constructor(config: KafkaConfig, log: Logger, metrics: GatewayMetrics, events: ProducerSinkEvents = {}) {
     this.#config = config;
+    this.#metrics = metrics;
     this.#events = events;
     this.#log = log.child({ component: 'producer' });
     this.#producer = new Producer(producerProperties(config));
@@ -73,7 +78,7 @@ export class ProducerSink implements Sink {
   }
 
   send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
-    return records.map((record) => new Promise<Outcome>((resolve) => this.#admit({ record, resolve })));
+    return records.map((record) => new Promise<Outcome>((resolve) => this.#admit({ record, resolve, sentAt: 0 })));
   }
 
   /**
@@ -135,6 +140,7 @@ export class ProducerSink implements Sink {
       pending.resolve(deliveryFailure(error, this.#config.deliveryTimeoutMs));
       return true;
     }
+    pending.sentAt = performance.now();
     this.#inFlight.add(pending);
     return true;
   }
@@ -142,7 +148,11 @@ export class ProducerSink implements Sink {
   #onDeliveryReport(err: LibrdKafkaError | null, report: DeliveryReport): void {
     const pending = report.opaque as Pending;
     this.#inFlight.delete(pending);
+    this.#metrics.deliveryDuration.record((performance.now() - pending.sentAt) / 1000, {
+      error: err ? errorName(err) : '',
+    });
     if (err) {
+      this.#metrics.deliveryFailures.add(1, { error: errorName(err) });
       pending.resolve(deliveryFailure(err, this.#config.deliveryTimeoutMs));
     } else {
       pending.resolve({

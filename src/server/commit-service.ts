@@ -15,11 +15,18 @@ import type { CommitStreamRequest__Output } from '../gen/commitlog/v1/CommitStre
 import type { CommitStreamResponse } from '../gen/commitlog/v1/CommitStreamResponse';
 import type { Ingestor } from '../ingest/ingestor';
 import type { Outcome } from '../sink';
+import type { Instruments } from '../telemetry/telemetry';
 import { toAck } from './ack';
+import { callContext } from './rpc-telemetry';
 
 /** The CommitLogService RPCs over the ingest stage. */
-export function commitServiceHandlers(ingestor: Ingestor, config: Config): CommitLogServiceHandlers {
+export function commitServiceHandlers(
+  ingestor: Ingestor,
+  config: Config,
+  instruments: Instruments,
+): CommitLogServiceHandlers {
   const { limits, admission } = config;
+  const { ackDuration } = instruments.metrics;
 
   /** Every event of a message that carries too many, rejected; undefined when the message is within the limit. */
   function tooMany(events: readonly CommitEvent__Output[]): Promise<Outcome>[] | undefined {
@@ -37,8 +44,9 @@ export function commitServiceHandlers(ingestor: Ingestor, config: Config): Commi
       call: ServerUnaryCall<CommitRequest__Output, CommitResponse>,
       callback: sendUnaryData<CommitResponse>,
     ): void {
+      const received = performance.now();
       const events = call.request.events;
-      const outcomes = tooMany(events) ?? ingestor.trySubmit(events);
+      const outcomes = tooMany(events) ?? ingestor.trySubmit(events, callContext(instruments, call.metadata));
       if (outcomes === undefined) {
         // gRPC clients with a retry policy honour grpc-retry-pushback-ms.
         const trailer = new Metadata();
@@ -52,11 +60,14 @@ export function commitServiceHandlers(ingestor: Ingestor, config: Config): Commi
       }
       void Promise.all(outcomes).then((settled) => {
         callback(null, { acks: settled.map((outcome, i) => toAck(events[i].id, outcome)) });
+        const seconds = (performance.now() - received) / 1000;
+        for (const outcome of settled)
+          ackDuration.record(seconds, { 'rpc.method': 'Commit', 'commitlog.outcome': outcome.kind });
       });
     },
 
     CommitStream(call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>): void {
-      new StreamSession(call, ingestor, tooMany);
+      new StreamSession(call, ingestor, tooMany, instruments);
     },
   };
 }
@@ -77,11 +88,15 @@ class StreamSession {
     call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>,
     ingestor: Ingestor,
     tooMany: (events: readonly CommitEvent__Output[]) => Promise<Outcome>[] | undefined,
+    instruments: Instruments,
   ) {
     this.#call = call;
+    const { ackDuration } = instruments.metrics;
+    const context = callContext(instruments, call.metadata);
     call.on('data', (request: CommitStreamRequest__Output) => {
+      const received = performance.now();
       const events = request.events;
-      const outcomes = tooMany(events) ?? ingestor.submit(events);
+      const outcomes = tooMany(events) ?? ingestor.submit(events, context);
       if (ingestor.admission.full && !call.isPaused()) {
         // Stop reading: grpc-js then stops pulling from the HTTP/2 stream and
         // flow control pushes back on the client until acks free room.
@@ -91,7 +106,13 @@ class StreamSession {
       this.#unsettled += events.length;
       for (let i = 0; i < events.length; i++) {
         const id = events[i].id;
-        void outcomes[i].then((outcome) => this.#settled(toAck(id, outcome)));
+        void outcomes[i].then((outcome) => {
+          this.#settled(toAck(id, outcome));
+          ackDuration.record((performance.now() - received) / 1000, {
+            'rpc.method': 'CommitStream',
+            'commitlog.outcome': outcome.kind,
+          });
+        });
       }
     });
     call.on('end', () => {

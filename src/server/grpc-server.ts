@@ -6,7 +6,9 @@ import type { CommitStreamResponse } from '../gen/commitlog/v1/CommitStreamRespo
 import type { Ingestor } from '../ingest/ingestor';
 import type { Logger } from '../telemetry/logger';
 import { CallDrainer, type DrainRegistry, type WorkCounter } from './call-drainer';
+import type { Instruments } from '../telemetry/telemetry';
 import { commitServiceHandlers } from './commit-service';
+import { rpcTelemetryInterceptor } from './rpc-telemetry';
 import type { HealthStatus } from './health';
 import { loadCommitlogProto, loadServiceDescriptors } from './proto';
 import { grpcServerOptions } from './server-options';
@@ -28,7 +30,7 @@ export class GrpcServer {
   readonly #log: Logger;
   #address = '';
 
-  constructor(config: Config, ingestor: Ingestor, health: HealthStatus, log: Logger) {
+  constructor(config: Config, ingestor: Ingestor, health: HealthStatus, instruments: Instruments, log: Logger) {
     this.#config = config;
     this.#log = log.child({ component: 'grpc' });
     const service = loadCommitlogProto().commitlog.v1.CommitLogService.service;
@@ -36,8 +38,12 @@ export class GrpcServer {
       counted: new Map([[service.CommitStream.path, COMMIT_STREAM_WORK]]),
       exempt: [HEALTH_SERVICE],
     });
-    this.#server = new Server({ ...grpcServerOptions(config), interceptors: [this.#drainer.interceptor] });
-    this.#server.addService(service, commitServiceHandlers(ingestor, config));
+    // Telemetry outermost, so calls the drainer refuses are counted and traced too.
+    this.#server = new Server({
+      ...grpcServerOptions(config),
+      interceptors: [rpcTelemetryInterceptor(instruments), this.#drainer.interceptor],
+    });
+    this.#server.addService(service, commitServiceHandlers(ingestor, config, instruments));
     health.addTo(this.#server);
     if (config.grpc.reflection) new ReflectionService(loadServiceDescriptors()).addToServer(this.#server);
   }

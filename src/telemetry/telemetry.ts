@@ -1,4 +1,4 @@
-import { metrics as metricsApi, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { metrics as metricsApi, trace, type Meter, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -18,8 +18,16 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import os from 'node:os';
 import type { TelemetryConfig } from '../config/schema';
 import type { Logger } from './logger';
+import { GatewayMetrics } from './metrics';
 
 const SCOPE = 'commitlog';
+
+/** What the stages record into: handed down from the Gateway, like the Config. */
+export interface Instruments {
+  readonly tracer: Tracer;
+  readonly propagator: TextMapPropagator;
+  readonly metrics: GatewayMetrics;
+}
 
 /**
  * The OpenTelemetry SDK of one gateway: traces over OTLP (http/protobuf) when
@@ -39,7 +47,11 @@ export class Telemetry {
     this.#config = config;
     this.#version = version;
     this.#log = log.child({ component: 'telemetry' });
+    this.#build();
+    this.instruments = { tracer: this.tracer, propagator: this.propagator, metrics: new GatewayMetrics(this.meter) };
   }
+
+  readonly instruments: Instruments;
 
   /**
    * W3C trace context, used explicitly (not through the global API) so that a
@@ -55,13 +67,14 @@ export class Telemetry {
     return (this.#meterProvider ?? metricsApi).getMeter(SCOPE, this.#version);
   }
 
-  /** host:port of the Prometheus endpoint, once started; '' when off. */
-  get metricsAddress(): string {
-    if (this.#prometheus === undefined) return '';
-    return this.#config.metricsListen;
+  /** Binds the Prometheus endpoint; the providers were built in the constructor. */
+  async start(): Promise<void> {
+    if (this.#prometheus === undefined) return;
+    await this.#prometheus.startServer();
+    this.#log.info({ address: this.#config.metricsListen }, 'serving Prometheus metrics on /metrics');
   }
 
-  async start(): Promise<void> {
+  #build(): void {
     const config = this.#config;
     if (config.disabled) return;
     const resource = resourceFromAttributes({
@@ -88,13 +101,8 @@ export class Telemetry {
       const at = config.metricsListen.lastIndexOf(':');
       const host = config.metricsListen.slice(0, at).replace(/^\[|\]$/g, '');
       const port = Number(config.metricsListen.slice(at + 1));
-      this.#prometheus = await new Promise<PrometheusExporter>((resolve, reject) => {
-        const exporter = new PrometheusExporter({ host, port, preventServerStart: false }, (err) =>
-          err ? reject(err) : resolve(exporter),
-        );
-      });
+      this.#prometheus = new PrometheusExporter({ host, port, preventServerStart: true });
       readers.push(this.#prometheus);
-      this.#log.info({ address: config.metricsListen }, 'serving Prometheus metrics on /metrics');
     }
     const metricsUrl =
       config.otlpMetricsEndpoint || (config.otlpEndpoint && `${config.otlpEndpoint.replace(/\/$/, '')}/v1/metrics`);
@@ -111,6 +119,7 @@ export class Telemetry {
 
   /** Flushes what is buffered (the last spans of a drain) and stops the exporters. */
   async close(): Promise<void> {
+    this.instruments.metrics.close();
     const results = await Promise.allSettled([this.#tracerProvider?.shutdown(), this.#meterProvider?.shutdown()]);
     for (const result of results) {
       if (result.status === 'rejected') this.#log.warn({ err: String(result.reason) }, 'telemetry shutdown failed');

@@ -41,6 +41,7 @@ describe('commitlog serve', () => {
         COMMITLOG_LISTEN: address,
         COMMITLOG_KAFKA_BROKERS: brokers,
         COMMITLOG_DEFAULT_TOPIC: uniqueTopic('serve'),
+        COMMITLOG_METRICS_LISTEN: '127.0.0.1:0',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -54,6 +54,7 @@ describe('bounded memory (gateway process, broker hung)', () => {
         kafka: { brokers: broker.brokers, lingerMs: 5 },
         routing: { defaultTopic: topic },
         admission: { maxInFlightEvents: 1_000_000, maxInFlightBytes },
+        telemetry: { metricsListen: '' },
       }),
     );
     gateway = spawn(process.execPath, [BIN, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });

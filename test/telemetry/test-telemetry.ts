@@ -1,0 +1,129 @@
+import { Metadata } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
+import { startJaeger, type JaegerFixture } from '../jaeger-fixture';
+import { readTopic, startGateway, storeEvent, uniqueTopic, type TestGateway } from '../common';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface JaegerSpan {
+  spanID: string;
+  operationName: string;
+  references: Array<{ refType: string; spanID: string; traceID: string }>;
+  tags: Array<{ key: string; value: unknown }>;
+}
+
+const tag = (span: JaegerSpan, key: string): unknown => span.tags.find((t) => t.key === key)?.value;
+
+/** One sample's value from a Prometheus text exposition, by metric name and label subset. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+describe('telemetry: traces in a real Jaeger, metrics on the Prometheus endpoint', () => {
+  let jaeger: JaegerFixture;
+  let gw: TestGateway;
+  let metricsUrl: string;
+  const topic = uniqueTopic('traced');
+  const serviceName = `commitlog-test-${randomBytes(3).toString('hex')}`;
+  const traceId = randomBytes(16).toString('hex');
+  const clientSpanId = randomBytes(8).toString('hex');
+  let acks: Ack__Output[];
+
+  before(async () => {
+    jaeger = await startJaeger();
+    const metricsPort = await freePort();
+    metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    gw = await startGateway({
+      routing: { defaultTopic: topic },
+      telemetry: { otlpEndpoint: jaeger.otlpEndpoint, metricsListen: `127.0.0.1:${metricsPort}`, serviceName },
+    });
+    const metadata = new Metadata();
+    metadata.set('traceparent', `00-${traceId}-${clientSpanId}-01`);
+    acks = await new Promise((resolve, reject) =>
+      gw.client.Commit(
+        { events: [storeEvent('t-1', 'a', 'v1'), storeEvent('t-2', 'b', 'v2'), storeEvent('t-3', '', 'bad')] },
+        metadata,
+        (err, response) => (err || !response ? reject(err ?? new Error('no response')) : resolve(response.acks)),
+      ),
+    );
+  });
+
+  after(async () => {
+    await gw?.close();
+    await jaeger?.close();
+  });
+
+  it('exposes each golden signal on /metrics with counts equal to what was sent', async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    const delivered = { messaging_destination_name: topic, commitlog_outcome: 'delivered' };
+    expect(sample(text, 'commitlog_events_received_total', delivered)).to.equal(2);
+    expect(sample(text, 'commitlog_events_received_total', { commitlog_outcome: 'rejected' })).to.equal(1);
+    expect(sample(text, 'commitlog_events_received_size_total', delivered)).to.equal(6); // keys a, b (1 byte each) + values v1, v2 (2 each)
+    expect(sample(text, 'commitlog_events_rejected_total', { rpc_grpc_status_code: '3' })).to.equal(1);
+    // Latency: one ack per event; delivery: one report per produced record.
+    expect(sample(text, 'commitlog_ack_duration_count', { rpc_method: 'Commit' })).to.be.at.least(2);
+    expect(sample(text, 'commitlog_kafka_delivery_duration_count')).to.equal(2);
+    expect(sample(text, 'commitlog_ack_duration_bucket', { le: '60' })).to.be.at.least(2);
+    // Traffic by method and code.
+    expect(sample(text, 'commitlog_rpc_calls_total', { rpc_method: 'Commit', rpc_grpc_status_code: '0' })).to.equal(1);
+    // Saturation: nothing in flight now, the caps as configured, the event loop watched.
+    expect(sample(text, 'commitlog_inflight_events')).to.equal(0);
+    expect(sample(text, 'commitlog_inflight_events_limit')).to.equal(50_000);
+    expect(sample(text, 'commitlog_kafka_producer_queue_depth')).to.equal(0);
+    expect(sample(text, 'commitlog_spill_backlog_events')).to.equal(0);
+    expect(sample(text, 'nodejs_eventloop_delay_p99')).to.be.a('number').and.to.be.below(1);
+  });
+
+  it("shows the client's parent, the server span and one produce span per record in Jaeger, and puts the trace in Kafka headers", async () => {
+    expect(acks.map((a) => a.outcome)).to.deep.equal(['OUTCOME_DELIVERED', 'OUTCOME_DELIVERED', 'OUTCOME_REJECTED']);
+    await gw.close(); // flushes the batch span processor
+    let spans: JaegerSpan[] = [];
+    for (let attempt = 0; attempt < 50 && spans.length < 3; attempt++) {
+      const response = await fetch(`${jaeger.queryUrl}/api/traces/${traceId}`);
+      if (response.ok) {
+        const body = (await response.json()) as { data: Array<{ spans: JaegerSpan[] }> };
+        spans = body.data[0]?.spans ?? [];
+      }
+      if (spans.length < 3) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const server = spans.find((s) => s.operationName === 'commitlog.v1.CommitLogService/Commit');
+    expect(server, JSON.stringify(spans.map((s) => s.operationName))).to.not.equal(undefined);
+    expect(server!.references).to.deep.include({ refType: 'CHILD_OF', spanID: clientSpanId, traceID: traceId });
+    expect(tag(server!, 'rpc.system')).to.equal('grpc');
+    expect(tag(server!, 'rpc.grpc.status_code')).to.equal(0);
+
+    const produce = spans.filter((s) => s.operationName === `send ${topic}`);
+    expect(produce).to.have.length(2);
+    for (const span of produce) {
+      expect(span.references[0]).to.include({ refType: 'CHILD_OF', spanID: server!.spanID });
+      expect(tag(span, 'messaging.system')).to.equal('kafka');
+      expect(tag(span, 'messaging.destination.name')).to.equal(topic);
+      expect(tag(span, 'commitlog.outcome')).to.equal('delivered');
+      const ack = acks.find((a) => a.id === tag(span, 'messaging.message.id'))!;
+      expect(tag(span, 'messaging.destination.partition.id')).to.equal(String(ack.partition));
+      expect(tag(span, 'messaging.kafka.offset')).to.equal(Number(ack.offset));
+    }
+
+    const records = await readTopic(topic, 2);
+    const produceIds = new Set(produce.map((s) => s.spanID));
+    for (const record of records) {
+      const [, recordTrace, parent] = record.headers.traceparent.split('-');
+      expect(recordTrace).to.equal(traceId);
+      expect(produceIds.has(parent), `traceparent parent ${parent}`).to.equal(true);
+    }
+  });
+});
