@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   KAFKA_UNAVAILABLE: { status: Status.UNAVAILABLE, retryable: true },
   LOCAL_KAFKA_FAILED: { status: Status.UNAVAILABLE, retryable: false },
   SHUTTING_DOWN: { status: Status.UNAVAILABLE, retryable: true },
+  SPILL_UNAVAILABLE: { status: Status.UNAVAILABLE, retryable: false },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

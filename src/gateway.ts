@@ -1,6 +1,6 @@
 import type { Config } from './config/schema';
 import { Ingestor } from './ingest/ingestor';
-import { ProducerSink } from './kafka/producer-sink';
+import { Delivery } from './kafka/delivery';
 import { GrpcServer } from './server/grpc-server';
 import { HealthStatus } from './server/health';
 import { createLogger, type Logger } from './telemetry/logger';
@@ -9,30 +9,35 @@ import { VERSION } from './version';
 
 /** After the drain deadline: how long answers already settled get to reach their clients before connections are cut. */
 const CLOSE_GRACE_MS = 1_000;
+/** Of the drain timeout, kept back from the producer's flush for spilling what it could not deliver (at most). */
+const SPILL_RESERVE_MS = 2_000;
+const HEALTH_REFRESH_MS = 1_000;
 
 /**
  * The whole gateway, wired from one frozen Config: gRPC server → ingest →
- * Kafka producer. Started in that order's reverse and closed in it.
+ * delivery (producer, spill log, replay). Started in that order's reverse and
+ * closed in it.
  */
 export class Gateway {
   readonly #config: Config;
   readonly #log: Logger;
-  readonly #sink: ProducerSink;
+  readonly #delivery: Delivery;
   readonly #ingestor: Ingestor;
   readonly #server: GrpcServer;
   readonly #health = new HealthStatus();
   readonly #telemetry: Telemetry;
   #closing: Promise<void> | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
 
   constructor(config: Config, log: Logger = createLogger(config.log.level)) {
     this.#config = config;
     this.#log = log;
     this.#telemetry = new Telemetry(config.telemetry, VERSION, log);
     const instruments = this.#telemetry.instruments;
-    this.#sink = new ProducerSink(config.kafka, log, instruments.metrics, {
-      onConnectedChange: (connected) => this.#health.setKafkaConnected(connected),
+    this.#delivery = new Delivery(config, log, instruments.metrics, {
+      onConnectedChange: () => this.#refreshHealth(),
     });
-    this.#ingestor = new Ingestor(config, this.#sink, instruments);
+    this.#ingestor = new Ingestor(config, this.#delivery, instruments);
     this.#server = new GrpcServer(config, this.#ingestor, this.#health, instruments, log);
     const admission = this.#ingestor.admission;
     instruments.metrics.observe({
@@ -40,8 +45,8 @@ export class Gateway {
       inFlightBytes: () => admission.inFlightBytes,
       maxInFlightEvents: config.admission.maxInFlightEvents,
       maxInFlightBytes: config.admission.maxInFlightBytes,
-      producerQueueDepth: () => this.#sink.inFlight,
-      spillBacklog: () => ({ events: 0, bytes: 0, oldestReceivedAt: undefined }),
+      producerQueueDepth: () => this.#delivery.producer.inFlight,
+      spillBacklog: () => this.#delivery.spill.backlog,
     });
   }
 
@@ -62,21 +67,38 @@ export class Gateway {
   }
 
   get kafkaConnected(): boolean {
-    return this.#sink.connected;
+    return this.#delivery.producer.connected;
+  }
+
+  /** Spilled events not yet replayed. */
+  get spillBacklog(): number {
+    return this.#delivery.spill.backlog.events;
+  }
+
+  /** Spilled events delivered by replay since start. */
+  get replayed(): number {
+    return this.#delivery.replayed;
   }
 
   async start(): Promise<void> {
     await this.#telemetry.start();
-    await this.#sink.start();
+    await this.#delivery.start();
+    this.#refreshHealth();
+    // Kafka going away and the spill log filling up are states, not events: look again every second.
+    this.#healthTimer = setInterval(() => this.#refreshHealth(), HEALTH_REFRESH_MS).unref();
     await this.#server.start();
+  }
+
+  #refreshHealth(): void {
+    this.#health.setCanTakeWork(this.#delivery.canTakeWork);
   }
 
   /**
    * Drains (DESIGN.md §3), all within drainTimeoutMs: health goes NOT_SERVING;
    * new calls are refused UNAVAILABLE; open calls stop taking events and end
    * once the events they took are answered; the producer is flushed and what
-   * it still holds at the deadline is answered as not delivered; then the
-   * connections close. Idempotent.
+   * it still holds near the deadline is spilled (and acked SPILLED); the spill
+   * log is fsync'd and closed; then the connections close. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -89,9 +111,13 @@ export class Gateway {
       { drainTimeoutMs: this.#config.drainTimeoutMs },
       'drain started: health NOT_SERVING, new calls refused',
     );
+    clearInterval(this.#healthTimer);
     this.#health.setDraining();
-    await this.#server.drain(deadline);
-    await this.#sink.close(Math.max(0, deadline - Date.now()));
+    // Calls stop taking events now; they end as the events they took are answered.
+    const callsDrained = this.#server.drain(deadline);
+    const flushBy = deadline - Math.min(SPILL_RESERVE_MS, this.#config.drainTimeoutMs / 4);
+    await this.#delivery.close(flushBy);
+    await callsDrained;
     await this.#server.close(CLOSE_GRACE_MS);
     await this.#telemetry.close();
     this.#log.info('closed');

@@ -1,5 +1,16 @@
 import type { status as Status } from '@grpc/grpc-js';
 
+/** Header names the gateway writes; event metadata may not use their prefix. */
+export const HEADER = {
+  eventId: 'commitlog-event-id',
+  action: 'commitlog-action',
+  bucket: 'commitlog-bucket',
+  contentType: 'commitlog-content-type',
+  /** On records produced by spill replay: why the event was spilled. */
+  replayed: 'commitlog-replayed',
+} as const;
+export const RESERVED_PREFIX = 'commitlog-';
+
 /** One record on its way to Kafka, already validated and routed. */
 export interface KafkaRecord {
   /** The client's event id (also in the commitlog-event-id header). */
@@ -12,11 +23,13 @@ export interface KafkaRecord {
   readonly headers: ReadonlyArray<Record<string, string>>;
   /** Record timestamp in ms since the epoch; 0 lets librdkafka use the produce time. */
   readonly timestamp: number;
+  /** When the gateway received the event, ms since the epoch (kept in the spill log). */
+  readonly receivedAt: number;
 }
 
 /**
  * How one event settled. Outcomes are data, never exceptions: every event gets
- * exactly one. `delivered`, and `duplicate` of a durable outcome, mean durable.
+ * exactly one. All but `rejected` mean the event is durable (isDurable).
  */
 export type Outcome =
   | {
@@ -24,6 +37,16 @@ export type Outcome =
       readonly topic: string;
       readonly partition: number;
       readonly offset: string;
+    }
+  | {
+      /** Written and fsync'd to the spill log; replayed into Kafka by itself. */
+      readonly kind: 'spilled';
+    }
+  | {
+      /** A permanent Kafka error: kept in the dead-letter log with the reason, not retried. */
+      readonly kind: 'dead_lettered';
+      readonly code: Status;
+      readonly message: string;
     }
   | {
       /** The same id settled durably a moment ago (or is settling); it was not produced again. */
@@ -48,5 +71,14 @@ export interface Sink {
 
 /** Whether the event is safe: an outcome a retry of the same id must not undo. */
 export function isDurable(outcome: Outcome): boolean {
-  return outcome.kind === 'delivered' || (outcome.kind === 'duplicate' && isDurable(outcome.first));
+  switch (outcome.kind) {
+    case 'delivered':
+    case 'spilled':
+    case 'dead_lettered':
+      return true;
+    case 'duplicate':
+      return isDurable(outcome.first);
+    case 'rejected':
+      return false;
+  }
 }

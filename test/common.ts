@@ -1,5 +1,8 @@
 import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { KafkaConsumer, type LibrdKafkaError, type Message, type Metadata as KafkaMetadata } from 'node-rdkafka';
 import { loadConfig } from '../src/config/load';
 import type { ConfigInput } from '../src/config/schema';
@@ -36,6 +39,8 @@ export function uniqueTopic(name: string): string {
 export interface TestGateway {
   readonly gateway: Gateway;
   readonly client: CommitLogServiceClient;
+  /** The gateway's spill directory (a fresh temporary one unless the settings named one). */
+  readonly spillDir: string;
   /** One unary Commit call. */
   commit(events: CommitEvent[], timeoutMs?: number): Promise<Ack__Output[]>;
   /** Opens a CommitStream that collects every ack until the server ends it. */
@@ -53,9 +58,11 @@ export interface TestStream {
 /** A gateway on a free loopback port, on the test broker unless `settings` says otherwise. */
 export async function startGateway(settings: ConfigInput = {}): Promise<TestGateway> {
   const brokers = settings.kafka?.brokers ?? (await kafka()).brokers;
+  const spillDir = settings.spill?.dir ?? mkdtempSync(path.join(os.tmpdir(), 'commitlog-spill-'));
   const config = loadConfig({
     base: {
       ...settings,
+      spill: { ...settings.spill, dir: spillDir },
       listen: '127.0.0.1:0',
       log: { level: 'silent' },
       telemetry: { metricsListen: '', ...settings.telemetry },
@@ -76,9 +83,11 @@ export async function startGateway(settings: ConfigInput = {}): Promise<TestGate
         );
       }),
     openStream: () => openStream(client),
+    spillDir,
     close: async () => {
       client.close();
       await gateway.close();
+      if (settings.spill?.dir === undefined) rmSync(spillDir, { recursive: true, force: true });
     },
   };
 }
@@ -126,8 +135,9 @@ export async function readTopic(
   count: number,
   settleMs = 500,
   timeoutMs = 60_000,
+  brokersOverride?: string,
 ): Promise<ReadRecord[]> {
-  const { brokers } = await kafka();
+  const brokers = brokersOverride ?? (await kafka()).brokers;
   const consumer = new KafkaConsumer(
     { 'group.id': `test-${randomUUID()}`, 'metadata.broker.list': brokers, 'enable.auto.commit': false },
     { 'auto.offset.reset': 'earliest' },

@@ -25,15 +25,19 @@ async function freePort(): Promise<number> {
 export async function startJaeger(timeoutMs = 60_000): Promise<JaegerFixture> {
   execFileSync('bash', [path.join(ROOT, 'scripts', 'build-jaeger')], { stdio: 'inherit' });
   const [otlp, query, queryGrpc] = [await freePort(), await freePort(), await freePort()];
-  const child: ChildProcess = spawn(BINARY, ['--config', `file:${path.join(ROOT, 'test', 'fixtures', 'jaeger.yaml')}`], {
-    env: {
-      ...process.env,
-      JAEGER_OTLP_HTTP_PORT: String(otlp),
-      JAEGER_QUERY_PORT: String(query),
-      JAEGER_QUERY_GRPC_PORT: String(queryGrpc),
+  const child: ChildProcess = spawn(
+    BINARY,
+    ['--config', `file:${path.join(ROOT, 'test', 'fixtures', 'jaeger.yaml')}`],
+    {
+      env: {
+        ...process.env,
+        JAEGER_OTLP_HTTP_PORT: String(otlp),
+        JAEGER_QUERY_PORT: String(query),
+        JAEGER_QUERY_GRPC_PORT: String(queryGrpc),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  );
   let output = '';
   child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -38,7 +38,12 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('-f, --file <path>', 'read events from this file instead of stdin'))
     .addOption(new Option('--base64', 'key and value are base64, not UTF-8 text'))
-    .addOption(new Option('--batch <n>', 'events per Commit call').argParser(positiveInt).default(100))
+    .addOption(new Option('--stream', 'send over one CommitStream instead of unary Commit calls'))
+    .addOption(
+      new Option('--batch <n>', 'events per Commit call (per CommitStream message with --stream)')
+        .argParser(positiveInt)
+        .default(100),
+    )
     .addOption(new Option('--timeout <ms>', 'deadline of each Commit call').argParser(positiveInt).default(60_000))
     .action(sendCommand);
   return program;

@@ -1,83 +1,69 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Ack__Output } from '../gen/commitlog/v1/Ack';
-import type { CommitEvent } from '../gen/commitlog/v1/CommitEvent';
-import type { CommitLogServiceClient } from '../gen/commitlog/v1/CommitLogService';
-import type { CommitResponse__Output } from '../gen/commitlog/v1/CommitResponse';
-import { loadCommitlogProto } from '../server/proto';
+import { CommitLogClient, isDurable, type ClientEvent, type CommitOutcome, type Settlement } from '../client';
 
 export interface SendOptions {
   address: string;
   file?: string;
   base64?: boolean;
+  /** Events per Commit call, or per CommitStream message with --stream. */
   batch: number;
+  /** Deadline of each Commit call (with --stream: how long an event may wait for its ack). */
   timeout: number;
+  /** Send over one CommitStream instead of unary Commit calls. */
+  stream?: boolean;
 }
 
-/** Outcomes after which the event is durable. */
-const DURABLE = new Set(['OUTCOME_DELIVERED', 'OUTCOME_SPILLED', 'OUTCOME_DUPLICATE']);
-
 /**
- * `commitlog send`: one JSON event per input line, sent in unary Commit calls
- * of up to `batch` events; one JSON ack per event on stdout. Exit status 1
- * when any event was not made durable, or a line could not be read.
+ * `commitlog send`: one JSON event per input line, handed to the client (unary
+ * Commit calls of up to `batch` events, or one CommitStream with --stream); one
+ * JSON ack per event on stdout, in input order. Exit status 1 when any event was
+ * not made durable, or a line could not be read.
  */
 export async function sendCommand(options: SendOptions): Promise<void> {
-  const proto = loadCommitlogProto();
-  const client = new proto.commitlog.v1.CommitLogService(options.address, credentials.createInsecure());
+  // Outcomes are printed in input order, so at most this many wait to be printed;
+  // it is also the client's buffer cap, so reading never outruns sending.
+  const window = Math.max(1_000, 4 * options.batch);
+  const client = new CommitLogClient({
+    address: options.address,
+    mode: options.stream === true ? 'stream' : 'unary',
+    batchSize: options.batch,
+    deadlineMs: options.timeout,
+    maxBufferedEvents: window,
+  });
   const input = options.file === undefined ? process.stdin : createReadStream(options.file);
+  const waiting: Promise<CommitOutcome>[] = [];
   let failed = 0;
-  let batch: CommitEvent[] = [];
-  let lineNo = 0;
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const events = batch;
-    batch = [];
-    try {
-      const response = await commit(client, events, options.timeout);
-      for (const ack of response.acks) {
-        if (!DURABLE.has(ack.outcome)) failed++;
-        process.stdout.write(`${JSON.stringify(printable(ack))}\n`);
-      }
-    } catch (err) {
-      failed += events.length;
-      process.stderr.write(`commitlog send: ${events.length} events not sent: ${(err as Error).message}\n`);
-    }
+  const printOldest = async (): Promise<void> => {
+    const outcome = await waiting.shift()!;
+    if (!isDurable(outcome)) failed++;
+    process.stdout.write(`${JSON.stringify(printable(outcome))}\n`);
   };
+  let lineNo = 0;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     lineNo++;
     if (line.trim() === '') continue;
+    let event: ClientEvent;
     try {
-      batch.push(parseEvent(line, options.base64 === true));
+      event = parseEvent(line, options.base64 === true);
     } catch (err) {
       failed++;
       process.stderr.write(`commitlog send: line ${lineNo}: ${(err as Error).message}\n`);
       continue;
     }
-    if (batch.length >= options.batch) await flush();
+    waiting.push(client.commit(event));
+    if (waiting.length >= window) await printOldest();
   }
-  await flush();
-  client.close();
+  const closed = client.close();
+  while (waiting.length > 0) await printOldest();
+  await closed;
   process.exitCode = failed > 0 ? 1 : 0;
-}
-
-function commit(
-  client: CommitLogServiceClient,
-  events: CommitEvent[],
-  timeoutMs: number,
-): Promise<CommitResponse__Output> {
-  return new Promise((resolve, reject) => {
-    client.Commit({ events }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, response) =>
-      err || response === undefined ? reject(err ?? new Error('empty response')) : resolve(response),
-    );
-  });
 }
 
 const FIELDS = new Set(['id', 'action', 'bucket', 'key', 'value', 'content_type', 'metadata', 'topic', 'commit_time']);
 
-/** One input line → a CommitEvent; throws naming what is wrong. */
-export function parseEvent(line: string, base64: boolean): CommitEvent {
+/** One input line → a ClientEvent; throws naming what is wrong. */
+export function parseEvent(line: string, base64: boolean): ClientEvent {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -111,32 +97,39 @@ export function parseEvent(line: string, base64: boolean): CommitEvent {
     throw new Error('metadata: expected an object of strings');
   }
   const commitTime = text('commit_time');
-  let commitTimeMs: number | undefined;
-  if (commitTime !== undefined) {
-    commitTimeMs = Date.parse(commitTime);
-    if (Number.isNaN(commitTimeMs)) throw new Error('commit_time: expected an RFC 3339 time');
-  }
+  const commitTimeMs = commitTime === undefined ? undefined : Date.parse(commitTime);
+  if (commitTimeMs !== undefined && Number.isNaN(commitTimeMs))
+    throw new Error('commit_time: expected an RFC 3339 time');
   return {
     id: text('id'),
-    action: action === 'DELETE' ? 'ACTION_DELETE' : 'ACTION_STORE',
+    action,
     bucket: text('bucket'),
-    key: bytes('key'),
+    // The gateway names a missing key in its rejection; the client only needs bytes.
+    key: bytes('key') ?? Buffer.alloc(0),
     value: bytes('value'),
     contentType: text('content_type'),
     metadata: metadata as Record<string, string>,
     topic: text('topic'),
-    commitTime:
-      commitTimeMs === undefined
-        ? null
-        : { seconds: Math.floor(commitTimeMs / 1000), nanos: (commitTimeMs % 1000) * 1e6 },
+    commitTime: commitTimeMs,
   };
 }
 
-/** An ack as printed: outcome names without the enum prefix, empty fields left out. */
-function printable(ack: Ack__Output): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: ack.id, outcome: ack.outcome.replace('OUTCOME_', '') };
-  if (ack.topic !== '') Object.assign(out, { topic: ack.topic, partition: ack.partition, offset: ack.offset });
-  if (ack.firstOutcome !== 'OUTCOME_UNSPECIFIED') out.first_outcome = ack.firstOutcome.replace('OUTCOME_', '');
-  if (ack.code !== 0) Object.assign(out, { code: ack.code, message: ack.message });
+const NAMES: Record<Settlement['kind'], string> = {
+  delivered: 'DELIVERED',
+  spilled: 'SPILLED',
+  duplicate: 'DUPLICATE',
+  dead_lettered: 'DEAD_LETTERED',
+  rejected: 'REJECTED',
+};
+
+/** An outcome as printed: the ack's outcome name without the enum prefix, empty fields left out. */
+function printable(outcome: CommitOutcome): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: outcome.id, outcome: NAMES[outcome.kind] };
+  const where = outcome.kind === 'duplicate' ? outcome.first : outcome;
+  if (outcome.kind === 'duplicate') out.first_outcome = NAMES[outcome.first.kind];
+  if (where.kind === 'delivered')
+    Object.assign(out, { topic: where.topic, partition: where.partition, offset: where.offset });
+  if (where.kind === 'rejected' || where.kind === 'dead_lettered')
+    Object.assign(out, { code: where.code, message: where.message });
   return out;
 }

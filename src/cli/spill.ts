@@ -1,5 +1,6 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { readCursor } from '../spill/cursor-file';
+import { spillReplayCommand } from './spill-replay';
 import { comparePositions } from '../spill/segment-files';
 import { walkSegments, type SegmentRef } from '../spill/spill-tools';
 import type { SpillRecord } from '../spill/spill-record';
@@ -17,7 +18,7 @@ const stdio: SpillCliOutput = {
 
 /** `commitlog spill ...`: read-only tools for a spill directory or one segment file. */
 export function spillCommand(output: SpillCliOutput = stdio): Command {
-  const spill = new Command('spill').description('look into a spill directory: list, inspect and verify segments');
+  const spill = new Command('spill').description('look into a spill directory (list, inspect, verify) and replay it');
   spill
     .command('list')
     .description('segments of a spill directory (and its dead letters): records, bytes, times, replay cursor')
@@ -33,6 +34,16 @@ export function spillCommand(output: SpillCliOutput = stdio): Command {
     .description('check the CRC of every record; exit 1 when anything is damaged')
     .argument('<path>', 'a segment file or a spill directory')
     .action(async (target: string) => void (process.exitCode = await verifySpill(target, output)));
+  spill
+    .command('replay')
+    .description('produce a spill directory no gateway is using into Kafka (or, with --dead, its dead letters)')
+    .argument('<dir>', 'spill directory')
+    .addOption(new Option('-b, --brokers <list>', 'bootstrap servers (default: the config, COMMITLOG_KAFKA_BROKERS)'))
+    .addOption(new Option('-t, --topic <topic>', 'produce every record to this topic instead of its own'))
+    .addOption(new Option('--dead', 'replay the dead letters; their segments are deleted once all are delivered'))
+    .addOption(new Option('-c, --config <file>', 'YAML configuration file for the producer settings'))
+    .addOption(new Option('--timeout <ms>', 'give up after this long').argParser(Number).default(600_000))
+    .action(spillReplayCommand);
   return spill;
 }
 

@@ -12,6 +12,7 @@ const ENVIRONMENT: Record<string, { path: string[]; type: ValueType }> = {
   COMMITLOG_LISTEN: { path: ['listen'], type: 'string' },
   COMMITLOG_KAFKA_BROKERS: { path: ['kafka', 'brokers'], type: 'string' },
   COMMITLOG_DEFAULT_TOPIC: { path: ['routing', 'defaultTopic'], type: 'string' },
+  COMMITLOG_SPILL_DIR: { path: ['spill', 'dir'], type: 'string' },
   COMMITLOG_WORKERS: { path: ['workers'], type: 'number' },
   COMMITLOG_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
   COMMITLOG_METRICS_LISTEN: { path: ['telemetry', 'metricsListen'], type: 'string' },

@@ -110,6 +110,26 @@ const grpcSchema = z.strictObject({
   maxConnectionIdleMs: msOrOff(1_000, 0),
 });
 
+/** The spill log (DESIGN.md §4, docs/spill-format.md). */
+const spillSchema = z.strictObject({
+  /** The pod's own spill directory (a PersistentVolumeClaim in Kubernetes); dead letters in <dir>/dead. */
+  dir: z.string().min(1).default('.spill'),
+  /** Disk cap for spill and dead-letter segments together; past it new events get RESOURCE_EXHAUSTED, nothing old is evicted. */
+  maxBytes: count(1 * MiB, Number.MAX_SAFE_INTEGER, 1024 * MiB),
+  /** A segment is sealed and a new one started past this size; replay deletes whole segments. */
+  segmentBytes: count(64 * KiB, 1024 * MiB, 16 * MiB),
+  replay: z
+    .strictObject({
+      /** Records per replay round, the most replay has with librdkafka at once: its share of the producer queue. */
+      batch: count(1, 100_000, 1_000),
+      /** Records per second at most; 0 = as fast as Kafka takes them. */
+      ratePerSecond: count(0, 10_000_000, 0),
+      /** Wait after a failed round (Kafka still down) before the next try. */
+      retryMs: count(10, 600_000, 1_000),
+    })
+    .prefault({}),
+});
+
 /** OpenTelemetry (DESIGN.md §5). The standard OTEL_* variables map onto these (config/load.ts). */
 const telemetrySchema = z.strictObject({
   /** Turns the SDK off entirely (OTEL_SDK_DISABLED). */
@@ -164,6 +184,7 @@ export const configSchema = z.strictObject({
   kafka: kafkaSchema.prefault({}),
   routing: routingSchema.prefault({}),
   limits: limitsSchema.prefault({}),
+  spill: spillSchema.prefault({}),
   telemetry: telemetrySchema.prefault({}),
   dedup: dedupSchema.prefault({}),
   admission: admissionSchema.prefault({}),
@@ -178,6 +199,7 @@ export type KafkaConfig = Config['kafka'];
 export type RoutingConfig = Config['routing'];
 export type LimitsConfig = Config['limits'];
 export type TelemetryConfig = Config['telemetry'];
+export type SpillConfig = Config['spill'];
 export type DedupConfig = Config['dedup'];
 export type AdmissionConfig = Config['admission'];
 export type GrpcConfig = Config['grpc'];

@@ -2,17 +2,8 @@ import { status as Status } from '@grpc/grpc-js';
 import type { LimitsConfig, RoutingConfig } from '../config/schema';
 import { TOPIC_NAME } from '../config/schema';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
-import type { KafkaRecord, Outcome } from '../sink';
+import { HEADER, RESERVED_PREFIX, type KafkaRecord, type Outcome } from '../sink';
 import { TopicRouter } from './router';
-
-/** Header names the gateway writes; metadata may not use the prefix. */
-export const HEADER = {
-  eventId: 'commitlog-event-id',
-  action: 'commitlog-action',
-  bucket: 'commitlog-bucket',
-  contentType: 'commitlog-content-type',
-} as const;
-const RESERVED_PREFIX = 'commitlog-';
 
 export type Validated =
   { readonly ok: true; readonly record: KafkaRecord } | { readonly ok: false; readonly outcome: Outcome };
@@ -78,7 +69,8 @@ export class EventValidator {
     if (timestamp === undefined) return invalid('commit_time: seconds must be >= 0 and nanos within 0..999999999');
 
     const kafkaKey = this.#bucketKey ? Buffer.concat([Buffer.from(`${bucket}/`), key]) : key;
-    return { ok: true, record: { id, topic, key: kafkaKey, value: isDelete ? null : event.value, headers, timestamp } };
+    const value = isDelete ? null : event.value;
+    return { ok: true, record: { id, topic, key: kafkaKey, value, headers, timestamp, receivedAt: Date.now() } };
   }
 }
 

@@ -10,7 +10,7 @@ const ERR = CODES.ERRORS;
  * rest may pass when retried.
  */
 export function deliveryFailure(err: LibrdKafkaError, deliveryTimeoutMs: number): Outcome {
-  switch (err.code) {
+  switch (codeOf(err)) {
     case ERR.ERR_MSG_SIZE_TOO_LARGE:
       return rejected(Status.INVALID_ARGUMENT, `record too large for Kafka: ${err.message}`);
     case ERR.ERR_TOPIC_AUTHORIZATION_FAILED:
@@ -24,8 +24,16 @@ export function deliveryFailure(err: LibrdKafkaError, deliveryTimeoutMs: number)
         `not delivered to Kafka within ${deliveryTimeoutMs} ms (kafka.deliveryTimeoutMs): ${err.message}`,
       );
     default:
-      return rejected(Status.UNAVAILABLE, `not delivered to Kafka: ${err.message} (librdkafka code ${err.code})`);
+      return rejected(Status.UNAVAILABLE, `not delivered to Kafka: ${err.message} (${errorName(err)})`);
   }
+}
+
+/** The codes deliveryFailure gives Kafka's permanent answers: retrying the same record cannot help. */
+const PERMANENT = new Set<number>([Status.INVALID_ARGUMENT, Status.PERMISSION_DENIED, Status.NOT_FOUND]);
+
+/** A producer outcome that must go to the dead-letter log rather than be retried (DESIGN.md §2). */
+export function isPermanentFailure(outcome: Extract<Outcome, { kind: 'rejected' }>): boolean {
+  return PERMANENT.has(outcome.code);
 }
 
 export function rejected(code: Status, message: string): Outcome {
@@ -34,7 +42,25 @@ export function rejected(code: Status, message: string): Outcome {
 
 const NAMES = new Map(Object.entries(ERR).map(([name, code]) => [code, name]));
 
+// node-rdkafka hands delivery-report errors over as plain Errors whose code it
+// cannot recover (-1), only librdkafka's text without its "Broker: " prefix,
+// lower-cased. librdkafka's own err2str gives the way back to the code.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { err2str } = require('node-rdkafka/librdkafka.js') as { err2str: (code: number) => string };
+const CODES_BY_TEXT = new Map(
+  Object.values(ERR).map((code) => {
+    const text = err2str(code);
+    return [(text.includes(': ') ? text.slice(text.indexOf(': ') + 2) : text).toLowerCase(), code];
+  }),
+);
+
+/** The librdkafka error code of an error, also when node-rdkafka lost it. */
+function codeOf(err: LibrdKafkaError): number {
+  return err.code !== -1 ? err.code : (CODES_BY_TEXT.get(err.message.toLowerCase()) ?? -1);
+}
+
 /** librdkafka's name for an error code (ERR__MSG_TIMED_OUT), for metrics and logs. */
 export function errorName(err: LibrdKafkaError): string {
-  return NAMES.get(err.code) ?? `ERR_${err.code}`;
+  const code = codeOf(err);
+  return NAMES.get(code) ?? `ERR_${code}`;
 }

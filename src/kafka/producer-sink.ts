@@ -41,6 +41,7 @@ export class ProducerSink implements Sink {
   #connected = false;
   #closed = false;
   #lastError = 'not connected yet';
+  #brokersDown = false;
   #reconnectDelayMs = RECONNECT_MIN_MS;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
@@ -54,6 +55,10 @@ export class ProducerSink implements Sink {
     this.#producer.on('delivery-report', (err, report) => this.#onDeliveryReport(err, report));
     this.#producer.on('event.error', (err) => {
       this.#lastError = err.message;
+      if (err.code === CODES.ERRORS.ERR__ALL_BROKERS_DOWN && !this.#brokersDown) {
+        this.#brokersDown = true;
+        this.#log.warn({ brokers: config.brokers }, 'all brokers down: new events go to the spill log');
+      }
       this.#log.warn({ code: err.code, err: err.message }, 'librdkafka error');
     });
   }
@@ -61,6 +66,21 @@ export class ProducerSink implements Sink {
   /** True once the producer has reached the cluster. */
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /**
+   * Whether a record handed over now can be expected to reach Kafka: connected,
+   * and no "all brokers down" from librdkafka since the last delivery that
+   * succeeded. Replay keeps trying while it is false, and its first delivery
+   * sets it back.
+   */
+  get available(): boolean {
+    return this.#connected && !this.#brokersDown;
+  }
+
+  /** The last error librdkafka reported, for messages. */
+  get lastError(): string {
+    return this.#lastError;
   }
 
   /** Records handed to librdkafka or waiting for room, not yet settled. */
@@ -155,6 +175,10 @@ export class ProducerSink implements Sink {
       this.#metrics.deliveryFailures.add(1, { error: errorName(err) });
       pending.resolve(deliveryFailure(err, this.#config.deliveryTimeoutMs));
     } else {
+      if (this.#brokersDown) {
+        this.#brokersDown = false;
+        this.#log.info('Kafka takes records again');
+      }
       pending.resolve({
         kind: 'delivered',
         topic: report.topic,

@@ -12,6 +12,10 @@ export function toAck(id: string, outcome: Outcome): Ack {
         partition: outcome.partition,
         offset: outcome.offset,
       };
+    case 'spilled':
+      return { id, outcome: 'OUTCOME_SPILLED' };
+    case 'dead_lettered':
+      return { id, outcome: 'OUTCOME_DEAD_LETTERED', code: outcome.code, message: outcome.message };
     case 'duplicate': {
       const first = toAck(id, outcome.first);
       return { ...first, outcome: 'OUTCOME_DUPLICATE', firstOutcome: first.outcome };

@@ -8,11 +8,12 @@ const SERVICES = ['', COMMITLOG_SERVICE] as const;
 /**
  * The grpc.health.v1 answers (Check and Watch, from grpc-node's
  * grpc-health-check): SERVING while the gateway can take work, that is while
- * its Kafka producer is connected and it is not draining. Draining is final.
+ * it can make an event durable (Kafka takes records, or the spill log has
+ * room) and it is not draining. Draining is final.
  */
 export class HealthStatus {
   readonly #health: HealthImplementation;
-  #kafkaConnected = false;
+  #canTakeWork = false;
   #draining = false;
   #published: ServingStatus;
 
@@ -29,8 +30,8 @@ export class HealthStatus {
     this.#health.addToServer(server);
   }
 
-  setKafkaConnected(connected: boolean): void {
-    this.#kafkaConnected = connected;
+  setCanTakeWork(canTakeWork: boolean): void {
+    this.#canTakeWork = canTakeWork;
     this.#publish();
   }
 
@@ -41,7 +42,7 @@ export class HealthStatus {
   }
 
   #publish(): void {
-    const status: ServingStatus = this.#kafkaConnected && !this.#draining ? 'SERVING' : 'NOT_SERVING';
+    const status: ServingStatus = this.#canTakeWork && !this.#draining ? 'SERVING' : 'NOT_SERVING';
     // setStatus() writes to every Watch stream, also when nothing changed.
     if (status === this.#published) return;
     this.#published = status;

@@ -3,8 +3,6 @@ import { ByteReader, ByteWriter, Truncated, varintBytes } from './byte-codec';
 
 /** A record kept on disk until it can be produced: everything a replay needs, and why it was kept. */
 export interface SpillRecord extends KafkaRecord {
-  /** When the gateway took it, ms since the epoch. */
-  readonly receivedAt: number;
   /** Why it is on disk: the delivery error that sent it here (or a dead letter's cause). */
   readonly reason: string;
 }

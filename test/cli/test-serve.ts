@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import { credentials, status as Status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
@@ -42,6 +44,7 @@ describe('commitlog serve', () => {
         COMMITLOG_KAFKA_BROKERS: brokers,
         COMMITLOG_DEFAULT_TOPIC: uniqueTopic('serve'),
         COMMITLOG_METRICS_LISTEN: '127.0.0.1:0',
+        COMMITLOG_SPILL_DIR: mkdtempSync(path.join(os.tmpdir(), 'commitlog-serve-spill-')),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -28,6 +28,7 @@ const record = (id: string): KafkaRecord => ({
   value: null,
   headers: [],
   timestamp: 0,
+  receivedAt: 0,
 });
 const delivered = (offset: string): Outcome => ({ kind: 'delivered', topic: 't', partition: 0, offset });
 const unavailable: Outcome = { kind: 'rejected', code: Status.UNAVAILABLE, message: 'down' };

@@ -1,6 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import net from 'node:net';
+import { walkSegments } from '../../src/spill/spill-tools';
 import { kafka, readTopic, startGateway, storeEvent, uniqueTopic } from '../common';
 
 /** A loopback port with nothing listening on it. */
@@ -13,22 +14,30 @@ async function closedPort(): Promise<number> {
 }
 
 describe('Kafka unavailable', () => {
-  it('rejects events UNAVAILABLE, on unary and stream calls, when no broker can be reached', async () => {
+  it("spills events (acked SPILLED, fsync'd on disk) on unary and stream calls when no broker can be reached", async () => {
     const gw = await startGateway({ kafka: { brokers: `127.0.0.1:${await closedPort()}`, connectTimeoutMs: 1000 } });
     try {
       expect(gw.gateway.kafkaConnected).to.equal(false);
-      const acks = await gw.commit([storeEvent('u-1', 'k', 'v'), storeEvent('u-2', 'k', 'v')]);
-      expect(acks.map((a) => [a.outcome, a.code])).to.deep.equal([
-        ['OUTCOME_REJECTED', Status.UNAVAILABLE],
-        ['OUTCOME_REJECTED', Status.UNAVAILABLE],
+      const acks = await gw.commit([storeEvent('u-1', 'k', 'v1'), storeEvent('u-2', 'k', 'v2')]);
+      expect(acks.map((a) => [a.id, a.outcome])).to.deep.equal([
+        ['u-1', 'OUTCOME_SPILLED'],
+        ['u-2', 'OUTCOME_SPILLED'],
       ]);
-      expect(acks[0].message).to.match(/^Kafka is unreachable \(127\.0\.0\.1:\d+\)/);
       const stream = gw.openStream();
-      stream.write([storeEvent('u-3', 'k', 'v')]);
+      stream.write([storeEvent('u-3', 'k', 'v3')]);
       const streamAcks = await stream.finish();
-      expect(streamAcks.map((a) => [a.id, a.outcome, a.code])).to.deep.equal([
-        ['u-3', 'OUTCOME_REJECTED', Status.UNAVAILABLE],
+      expect(streamAcks.map((a) => [a.id, a.outcome])).to.deep.equal([['u-3', 'OUTCOME_SPILLED']]);
+      expect(gw.gateway.spillBacklog).to.equal(3);
+      const kept: Array<[string, string, string]> = [];
+      await walkSegments(gw.spillDir, (_ref, _offset, _bytes, r) => {
+        kept.push([r.id, r.value!.toString(), r.reason]);
+      });
+      expect(kept.map(([id, value]) => [id, value])).to.deep.equal([
+        ['u-1', 'v1'],
+        ['u-2', 'v2'],
+        ['u-3', 'v3'],
       ]);
+      expect(kept[0][2]).to.match(/^Kafka unavailable/);
     } finally {
       await gw.close();
     }

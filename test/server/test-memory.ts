@@ -55,6 +55,7 @@ describe('bounded memory (gateway process, broker hung)', () => {
         routing: { defaultTopic: topic },
         admission: { maxInFlightEvents: 1_000_000, maxInFlightBytes },
         telemetry: { metricsListen: '' },
+        spill: { dir: path.join(path.dirname(file), 'spill') },
       }),
     );
     gateway = spawn(process.execPath, [BIN, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
