@@ -1,4 +1,4 @@
-import type { ProducerGlobalConfig } from 'node-rdkafka';
+import type { ProducerGlobalConfig, ProducerTopicConfig } from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema';
 
 /**
@@ -6,8 +6,8 @@ import type { KafkaConfig } from '../config/schema';
  * acks=all are not settings: they are what DELIVERED promises (DESIGN.md §2),
  * so `kafka.properties` cannot turn them off.
  */
-export function producerProperties(config: KafkaConfig): ProducerGlobalConfig {
-  return {
+export function producerProperties(config: KafkaConfig): { global: ProducerGlobalConfig; topic: ProducerTopicConfig } {
+  const global = {
     ...(config.properties as ProducerGlobalConfig),
     'client.id': config.clientId,
     'metadata.broker.list': config.brokers,
@@ -17,12 +17,17 @@ export function producerProperties(config: KafkaConfig): ProducerGlobalConfig {
     'compression.codec': config.compression,
     'queue.buffering.max.messages': config.queueMessages,
     'queue.buffering.max.kbytes': config.queueKbytes,
-    // librdkafka: message.timeout.ms bounds total delivery time, retries included.
-    'message.timeout.ms': config.deliveryTimeoutMs,
     // librdkafka: idempotence implies acks=all, retries and in-order delivery
     // with up to 5 requests in flight per partition, so retries keep per-key order.
     'enable.idempotence': true,
-    acks: 'all',
     dr_cb: true,
   } as ProducerGlobalConfig;
+  // Topic-level properties must go in node-rdkafka's topic config: set in the
+  // global one they are silently ignored (message.timeout.ms stayed 300 s).
+  const topic: ProducerTopicConfig = {
+    // librdkafka: message.timeout.ms bounds total delivery time, retries included.
+    'message.timeout.ms': config.deliveryTimeoutMs,
+    'request.required.acks': -1,
+  };
+  return { global, topic };
 }

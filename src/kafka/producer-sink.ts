@@ -51,11 +51,12 @@ export class ProducerSink implements Sink {
     this.#metrics = metrics;
     this.#events = events;
     this.#log = log.child({ component: 'producer' });
-    this.#producer = new Producer(producerProperties(config));
+    const properties = producerProperties(config);
+    this.#producer = new Producer(properties.global, properties.topic);
     this.#producer.on('delivery-report', (err, report) => this.#onDeliveryReport(err, report));
     this.#producer.on('event.error', (err) => {
       this.#lastError = err.message;
-      if (err.code === CODES.ERRORS.ERR__ALL_BROKERS_DOWN && !this.#brokersDown) {
+      if (errorName(err) === 'ERR__ALL_BROKERS_DOWN' && !this.#brokersDown) {
         this.#brokersDown = true;
         this.#log.warn({ brokers: config.brokers }, 'all brokers down: new events go to the spill log');
       }
