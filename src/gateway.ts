@@ -81,8 +81,9 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
-    await this.#telemetry.start();
     await this.#delivery.start();
+    // After the spill log is open, so that the first scrape already shows its backlog.
+    await this.#telemetry.start();
     this.#refreshHealth();
     // Kafka going away and the spill log filling up are states, not events: look again every second.
     this.#healthTimer = setInterval(() => this.#refreshHealth(), HEALTH_REFRESH_MS).unref();
