@@ -67,6 +67,8 @@ export class GatewayMetrics {
       unit: '{error}',
       description: 'Spill log failures (full, I/O) and records cut at recovery',
     });
+    // Error counters are exported from the start, at zero, so "no errors" shows as 0 rather than as no data.
+    for (const counter of [this.deliveryFailures, this.rejections, this.spillErrors]) counter.add(0);
     this.#meter = meter;
   }
 

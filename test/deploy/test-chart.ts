@@ -309,7 +309,7 @@ describe('deploy: Helm chart', function () {
       expect(rows).to.deep.equal(['Latency', 'Traffic', 'Errors', 'Saturation']);
       const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
       for (const metric of [
-        'commitlog_ack_duration_seconds_bucket',
+        'commitlog_ack_duration_bucket',
         'commitlog_events_received_total',
         'commitlog_inflight_events',
         'commitlog_spill_backlog_events',

@@ -1,6 +1,8 @@
 import { Metadata } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
 import { startJaeger, type JaegerFixture } from '../jaeger-fixture';
@@ -86,6 +88,23 @@ describe('telemetry: traces in a real Jaeger, metrics on the Prometheus endpoint
     expect(sample(text, 'commitlog_kafka_producer_queue_depth')).to.equal(0);
     expect(sample(text, 'commitlog_spill_backlog_events')).to.equal(0);
     expect(sample(text, 'nodejs_eventloop_delay_p99')).to.be.a('number').and.to.be.below(1);
+  });
+
+  it('exposes every metric the Grafana dashboard of the Helm chart queries', async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    const dashboard = readFileSync(
+      path.join(__dirname, '..', '..', 'helm', 'commitlog', 'dashboards', 'commitlog.json'),
+      'utf8',
+    );
+    const queried = new Set(dashboard.match(/\b(?:commitlog|nodejs)_[a-z0-9_]+/g));
+    expect(queried.size).to.be.greaterThan(8);
+    const exposed = new Set(
+      text
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .map((l) => l.split(/[{ ]/)[0]),
+    );
+    expect([...queried].filter((name) => !exposed.has(name))).to.deep.equal([]);
   });
 
   it("shows the client's parent, the server span and one produce span per record in Jaeger, and puts the trace in Kafka headers", async () => {
