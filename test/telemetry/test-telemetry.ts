@@ -98,12 +98,11 @@ describe('telemetry: traces in a real Jaeger, metrics on the Prometheus endpoint
     );
     const queried = new Set(dashboard.match(/\b(?:commitlog|nodejs)_[a-z0-9_]+/g));
     expect(queried.size).to.be.greaterThan(8);
-    const exposed = new Set(
-      text
-        .split('\n')
-        .filter((l) => !l.startsWith('#'))
-        .map((l) => l.split(/[{ ]/)[0]),
-    );
+    const samples = text.split('\n').filter((l) => !l.startsWith('#'));
+    const exposed = new Set([
+      ...samples.map((l) => l.split(/[{ ]/)[0]),
+      ...samples.flatMap((l) => [...l.matchAll(/[{,]([a-z_]+)="/g)].map((m) => m[1])), // label names
+    ]);
     expect([...queried].filter((name) => !exposed.has(name))).to.deep.equal([]);
   });
 
