@@ -13,7 +13,7 @@ import type { CommitLogServiceClient } from '../src/gen/commitlog/v1/CommitLogSe
 import type { CommitStreamRequest } from '../src/gen/commitlog/v1/CommitStreamRequest';
 import type { CommitStreamResponse__Output } from '../src/gen/commitlog/v1/CommitStreamResponse';
 import { loadCommitlogProto } from '../src/server/proto';
-import { createLogger } from '../src/telemetry/logger';
+import { createLogger, type Logger } from '../src/telemetry/logger';
 import { startKafka, type KafkaFixture } from './kafka-fixture';
 
 /** One broker per test run, started on first use and stopped after the last test. */
@@ -56,7 +56,7 @@ export interface TestStream {
 }
 
 /** A gateway on a free loopback port, on the test broker unless `settings` says otherwise. */
-export async function startGateway(settings: ConfigInput = {}): Promise<TestGateway> {
+export async function startGateway(settings: ConfigInput = {}, log?: Logger): Promise<TestGateway> {
   const brokers = settings.kafka?.brokers ?? (await kafka()).brokers;
   const spillDir = settings.spill?.dir ?? mkdtempSync(path.join(os.tmpdir(), 'commitlog-spill-'));
   const config = loadConfig({
@@ -69,7 +69,7 @@ export async function startGateway(settings: ConfigInput = {}): Promise<TestGate
       kafka: { lingerMs: 1, ...settings.kafka, brokers },
     },
   });
-  const gateway = new Gateway(config, createLogger(config.log.level));
+  const gateway = new Gateway(config, log ?? createLogger(config.log.level));
   await gateway.start();
   const proto = loadCommitlogProto();
   const client = new proto.commitlog.v1.CommitLogService(gateway.address, credentials.createInsecure());

@@ -41,7 +41,7 @@ export class GrpcServer {
     // Telemetry outermost, so calls the drainer refuses are counted and traced too.
     this.#server = new Server({
       ...grpcServerOptions(config),
-      interceptors: [rpcTelemetryInterceptor(instruments), this.#drainer.interceptor],
+      interceptors: [rpcTelemetryInterceptor(instruments, this.#log), this.#drainer.interceptor],
     });
     this.#server.addService(service, commitServiceHandlers(ingestor, config, instruments));
     health.addTo(this.#server);

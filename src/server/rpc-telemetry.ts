@@ -14,6 +14,7 @@ import {
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
+import type { Logger } from '../telemetry/logger';
 import type { Instruments } from '../telemetry/telemetry';
 
 const getter: TextMapGetter<Metadata> = {
@@ -33,9 +34,11 @@ const setter: TextMapSetter<Metadata> = {
  * client's W3C traceparent) and counts it by method and status code. The
  * span's context replaces the traceparent the handler sees, so what the
  * handler starts (produce spans, record headers) hangs under the server span.
+ * Failed RPCs are logged with their trace and span ids (all RPCs at debug).
  */
-export function rpcTelemetryInterceptor(instruments: Instruments): ServerInterceptor {
+export function rpcTelemetryInterceptor(instruments: Instruments, log: Logger): ServerInterceptor {
   const { tracer, propagator, metrics } = instruments;
+  const debug = log.isLevelEnabled('debug');
   return (method, next: ServerInterceptingCallInterface) => {
     const [, service = '', name = method.path] = method.path.split('/');
     const attributes = { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': name };
@@ -45,6 +48,13 @@ export function rpcTelemetryInterceptor(instruments: Instruments): ServerInterce
       if (ended) return;
       ended = true;
       metrics.rpcCalls.add(1, { ...attributes, 'rpc.grpc.status_code': code });
+      const failed = code !== Status.OK && code !== Status.CANCELLED;
+      if (failed || debug) {
+        const context = span?.spanContext();
+        const fields = { trace_id: context?.traceId, span_id: context?.spanId, method: method.path, code, details };
+        if (failed) log.warn(fields, 'rpc failed');
+        else log.debug(fields, 'rpc finished');
+      }
       if (span === undefined) return;
       span.setAttribute('rpc.grpc.status_code', code);
       if (code !== Status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: details });

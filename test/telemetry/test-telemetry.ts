@@ -1,12 +1,13 @@
 import { Metadata } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import pino from 'pino';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
 import { startJaeger, type JaegerFixture } from '../jaeger-fixture';
-import { readTopic, startGateway, storeEvent, uniqueTopic, type TestGateway } from '../common';
+import { kafka, readTopic, startGateway, storeEvent, uniqueTopic, type TestGateway } from '../common';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -143,5 +144,34 @@ describe('telemetry: traces in a real Jaeger, metrics on the Prometheus endpoint
       expect(recordTrace).to.equal(traceId);
       expect(produceIds.has(parent), `traceparent parent ${parent}`).to.equal(true);
     }
+  });
+
+  it('logs a failed RPC as JSON with its trace and span ids', async function () {
+    const broker = await kafka();
+    if (broker.local === undefined) this.skip(); // pausing needs a broker process of our own
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const logged = await startGateway({ admission: { maxInFlightEvents: 1 } }, log);
+    try {
+      await logged.commit([storeEvent('l-0', 'k', 'warm')]);
+      broker.pause();
+      const held = logged.commit([storeEvent('l-1', 'k', 'v')]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const metadata = new Metadata();
+      metadata.set('traceparent', `00-${traceId}-${clientSpanId}-01`);
+      // Past the in-flight cap: the call fails RESOURCE_EXHAUSTED.
+      const error = await new Promise<Error & { code?: number }>((resolve) =>
+        logged.client.Commit({ events: [storeEvent('l-2', 'k', 'v')] }, metadata, (err) => resolve(err!)),
+      );
+      expect(error.code).to.equal(8);
+      broker.resume();
+      await held;
+    } finally {
+      broker.resume();
+      await logged.close();
+    }
+    const failed = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'rpc failed');
+    expect(failed).to.include({ trace_id: traceId, method: '/commitlog.v1.CommitLogService/Commit', code: 8 });
+    expect(failed?.span_id).to.match(/^[0-9a-f]{16}$/);
   });
 });
