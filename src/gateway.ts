@@ -34,7 +34,7 @@ export class Gateway {
     this.#log = log;
     this.#telemetry = new Telemetry(config.telemetry, VERSION, log);
     const instruments = this.#telemetry.instruments;
-    this.#delivery = new Delivery(config, log, instruments.metrics, {
+    this.#delivery = new Delivery(config, log, instruments, {
       onConnectedChange: () => this.#refreshHealth(),
     });
     this.#ingestor = new Ingestor(config, this.#delivery, instruments);

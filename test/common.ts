@@ -1,6 +1,7 @@
 import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KafkaConsumer, type LibrdKafkaError, type Message, type Metadata as KafkaMetadata } from 'node-rdkafka';
@@ -180,4 +181,50 @@ function callback<T>(call: (done: (err: LibrdKafkaError | null, value: T) => voi
   return new Promise((resolve, reject) =>
     call((err, value) => (err ? reject(new Error(`${err.message} (librdkafka code ${err.code})`)) : resolve(value))),
   );
+}
+
+/** Forwards `port` to `target` (host:port): a broker that "comes up" when this starts. */
+export async function tcpProxy(port: number, target: string): Promise<{ close(): Promise<void> }> {
+  const [host, targetPort] = [
+    target.slice(0, target.lastIndexOf(':')),
+    Number(target.slice(target.lastIndexOf(':') + 1)),
+  ];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A loopback port nothing listens on right now (the OS picks it, then we let go of it). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -1,8 +1,8 @@
-import { metrics } from '@opentelemetry/api';
 import { unlink } from 'node:fs/promises';
 import { loadConfig } from '../config/load';
 import { CommitlogError } from '../errors';
 import { ProducerSink } from '../kafka/producer-sink';
+import { RecordTracing } from '../kafka/record-tracing';
 import { Replayer, type ReplayTarget } from '../kafka/replayer';
 import { SpilledKeys } from '../kafka/spilled-keys';
 import { SpillingSink } from '../kafka/spilling-sink';
@@ -10,7 +10,8 @@ import type { KafkaRecord } from '../sink';
 import { DeadLetterLog, DiskBudget, SpillLog } from '../spill';
 import { walkSegments } from '../spill/spill-tools';
 import { createLogger } from '../telemetry/logger';
-import { GatewayMetrics } from '../telemetry/metrics';
+import { Telemetry, type Instruments } from '../telemetry/telemetry';
+import { VERSION } from '../version';
 
 export interface SpillReplayOptions {
   brokers?: string;
@@ -34,8 +35,10 @@ export async function spillReplayCommand(dir: string, options: SpillReplayOption
     base: { spill: { dir }, ...(options.brokers === undefined ? {} : { kafka: { brokers: options.brokers } }) },
   });
   const log = createLogger(config.log.level);
-  const gatewayMetrics = new GatewayMetrics(metrics.getMeter('commitlog-cli'));
-  const producer = new ProducerSink(config.kafka, log, gatewayMetrics);
+  // No Prometheus endpoint for a one-off command; traces of replayed records still go to OTLP when configured.
+  const telemetry = new Telemetry({ ...config.telemetry, metricsListen: '' }, VERSION, log);
+  const instruments = telemetry.instruments;
+  const producer = new ProducerSink(config.kafka, log, instruments.metrics);
   await producer.start();
   if (!producer.connected) {
     await producer.close(0);
@@ -55,9 +58,10 @@ export async function spillReplayCommand(dir: string, options: SpillReplayOption
     process.exitCode =
       options.dead === true
         ? await replayDead(dir, target)
-        : await replaySpill(config, target, producer, log, gatewayMetrics, options.timeout);
+        : await replaySpill(config, target, producer, log, instruments, options.timeout);
   } finally {
     await producer.close(5_000);
+    await telemetry.close();
   }
 }
 
@@ -66,7 +70,7 @@ async function replaySpill(
   target: ReplayTarget,
   producer: ProducerSink,
   log: ReturnType<typeof createLogger>,
-  gatewayMetrics: GatewayMetrics,
+  instruments: Instruments,
   timeoutMs: number,
 ): Promise<number> {
   const { dir, maxBytes, segmentBytes } = config.spill;
@@ -76,8 +80,9 @@ async function replaySpill(
   const report = await spill.open();
   await dead.open();
   const keys = new SpilledKeys();
-  const sink = new SpillingSink(producer, spill, dead, keys, gatewayMetrics, () => undefined);
-  const replayer = new Replayer(spill, target, sink, keys, config.spill.replay, log);
+  const tracing = new RecordTracing(instruments);
+  const sink = new SpillingSink(producer, spill, dead, keys, instruments.metrics, tracing, () => undefined);
+  const replayer = new Replayer(spill, target, sink, keys, config.spill.replay, log, tracing);
   const timer = setTimeout(() => void replayer.close(), timeoutMs);
   try {
     await replayer.drain();

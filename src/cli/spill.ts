@@ -21,6 +21,7 @@ export function spillCommand(output: SpillCliOutput = stdio): Command {
   const spill = new Command('spill').description('look into a spill directory (list, inspect, verify) and replay it');
   spill
     .command('list')
+    .alias('ls')
     .description('segments of a spill directory (and its dead letters): records, bytes, times, replay cursor')
     .argument('<dir>', 'spill directory')
     .action(async (dir: string) => void (process.exitCode = await listSpill(dir, output)));

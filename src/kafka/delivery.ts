@@ -6,7 +6,9 @@ import { comparePositions } from '../spill/segment-files';
 import { walkSegments } from '../spill/spill-tools';
 import type { Logger } from '../telemetry/logger';
 import type { GatewayMetrics } from '../telemetry/metrics';
+import type { Instruments } from '../telemetry/telemetry';
 import { ProducerSink, type ProducerSinkEvents } from './producer-sink';
+import { RecordTracing } from './record-tracing';
 import { Replayer } from './replayer';
 import { SpilledKeys } from './spilled-keys';
 import { SpillingSink } from './spilling-sink';
@@ -30,7 +32,9 @@ export class Delivery implements Sink {
   /** Spill bytes in use when an append last found the log full; room again once replay frees some. */
   #fullAt: number | undefined;
 
-  constructor(config: Config, log: Logger, metrics: GatewayMetrics, events: ProducerSinkEvents = {}) {
+  constructor(config: Config, log: Logger, instruments: Instruments, events: ProducerSinkEvents = {}) {
+    const { metrics } = instruments;
+    const tracing = new RecordTracing(instruments);
     this.#config = config;
     this.#log = log.child({ component: 'delivery' });
     this.#metrics = metrics;
@@ -39,10 +43,10 @@ export class Delivery implements Sink {
     this.#budget = new DiskBudget(maxBytes);
     this.spill = new SpillLog({ dir, maxBytes, segmentBytes }, { budget: this.#budget });
     this.#dead = new DeadLetterLog({ dir, maxBytes, segmentBytes }, { budget: this.#budget });
-    this.#sink = new SpillingSink(this.producer, this.spill, this.#dead, this.#keys, metrics, () => {
+    this.#sink = new SpillingSink(this.producer, this.spill, this.#dead, this.#keys, metrics, tracing, () => {
       this.#fullAt = this.#budget.used;
     });
-    this.#replayer = new Replayer(this.spill, this.producer, this.#sink, this.#keys, config.spill.replay, log);
+    this.#replayer = new Replayer(this.spill, this.producer, this.#sink, this.#keys, config.spill.replay, log, tracing);
   }
 
   /** Whether a new event can be made durable somewhere: Kafka takes records, or the spill log has room. */

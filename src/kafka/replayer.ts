@@ -4,6 +4,8 @@ import type { ReadEntry, SpillLog } from '../spill';
 import type { Logger } from '../telemetry/logger';
 import { isPermanentFailure } from './delivery-error';
 import type { ProducerSink } from './producer-sink';
+import { SpanKind } from '@opentelemetry/api';
+import { RecordTracing } from './record-tracing';
 import type { SpilledKeys } from './spilled-keys';
 import type { SpillingSink } from './spilling-sink';
 
@@ -27,6 +29,7 @@ export class Replayer {
   readonly #keys: SpilledKeys;
   readonly #config: SpillConfig['replay'];
   readonly #log: Logger;
+  readonly #tracing: RecordTracing;
   #running: Promise<void> | undefined;
   #stop: (() => void) | undefined;
   readonly #stopped: Promise<void>;
@@ -40,7 +43,9 @@ export class Replayer {
     keys: SpilledKeys,
     config: SpillConfig['replay'],
     log: Logger,
+    tracing: RecordTracing,
   ) {
+    this.#tracing = tracing;
     this.#spill = spill;
     this.#producer = producer;
     this.#sink = sink;
@@ -108,7 +113,16 @@ export class Replayer {
 
   /** Produces one round; returns the entries to try again, in order. */
   async #round(entries: ReadEntry[]): Promise<ReadEntry[]> {
+    const spans = entries.map(({ record }) =>
+      this.#tracing.start(record, `replay ${record.topic}`, SpanKind.PRODUCER, {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': record.topic,
+        'commitlog.spill.reason': record.reason,
+      }),
+    );
     const outcomes = await Promise.all(this.#producer.send(entries.map((e) => replayed(e.record))));
+    for (let i = 0; i < entries.length; i++) RecordTracing.end(spans[i], outcomes[i]);
     const again: ReadEntry[] = [];
     const acks: Promise<unknown>[] = [];
     for (let i = 0; i < entries.length; i++) {

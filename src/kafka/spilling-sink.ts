@@ -1,9 +1,11 @@
 import { status as Status } from '@grpc/grpc-js';
 import type { KafkaRecord, Outcome, Sink } from '../sink';
-import type { DeadLetterLog, SpillLog } from '../spill';
+import type { AppendResult, DeadLetterLog, SpillLog } from '../spill';
 import type { GatewayMetrics } from '../telemetry/metrics';
 import { isPermanentFailure, rejected } from './delivery-error';
 import type { ProducerSink } from './producer-sink';
+import { SpanKind } from '@opentelemetry/api';
+import { RecordTracing } from './record-tracing';
 import type { SpilledKeys } from './spilled-keys';
 
 /**
@@ -23,6 +25,7 @@ export class SpillingSink implements Sink {
   readonly #keys: SpilledKeys;
   readonly #metrics: GatewayMetrics;
   readonly #onFull: () => void;
+  readonly #tracing: RecordTracing;
 
   constructor(
     producer: ProducerSink,
@@ -30,8 +33,10 @@ export class SpillingSink implements Sink {
     dead: DeadLetterLog,
     keys: SpilledKeys,
     metrics: GatewayMetrics,
+    tracing: RecordTracing,
     onFull: () => void,
   ) {
+    this.#tracing = tracing;
     this.#onFull = onFull;
     this.#producer = producer;
     this.#spill = spill;
@@ -69,15 +74,22 @@ export class SpillingSink implements Sink {
   /** Appends a record to the spill log; SPILLED once fsync'd. Its key spills from now on until replay catches up. */
   spill(record: KafkaRecord, reason: string): Promise<Outcome> {
     this.#keys.add(record);
+    const span = this.#tracing.start(record, 'spill', SpanKind.INTERNAL, { 'commitlog.spill.reason': reason });
     return this.#spill.append({ ...record, reason }).then((result): Outcome => {
-      if (result.ok) return SPILLED;
-      this.#keys.release(record);
-      this.#metrics.spillErrors.add(1, { error: result.code });
-      if (result.code === 'FULL') this.#onFull();
-      return result.code === 'FULL'
-        ? rejected(Status.RESOURCE_EXHAUSTED, `spill log full (spill.maxBytes): ${result.message}`)
-        : rejected(Status.UNAVAILABLE, `could not write the spill log: ${result.message}`);
+      const outcome = this.#appended(record, result);
+      RecordTracing.end(span, outcome);
+      return outcome;
     });
+  }
+
+  #appended(record: KafkaRecord, result: AppendResult): Outcome {
+    if (result.ok) return SPILLED;
+    this.#keys.release(record);
+    this.#metrics.spillErrors.add(1, { error: result.code });
+    if (result.code === 'FULL') this.#onFull();
+    return result.code === 'FULL'
+      ? rejected(Status.RESOURCE_EXHAUSTED, `spill log full (spill.maxBytes): ${result.message}`)
+      : rejected(Status.UNAVAILABLE, `could not write the spill log: ${result.message}`);
   }
 
   /** Keeps a permanently failed record with its reason; DEAD_LETTERED once fsync'd. */

@@ -3,22 +3,13 @@ import os from 'node:os';
 import { credentials, status as Status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { loadCommitlogProto } from '../../src/server/proto';
-import { kafka, uniqueTopic } from '../common';
+import { freePort, kafka, uniqueTopic } from '../common';
 import { HealthClient } from '../server/grpc-clients';
 import { busyStream } from '../server/stream-writer';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'commitlog.js');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Polls Check with a fresh channel each time, so no reconnect back-off stretches the wait. */
 async function untilServing(address: string, timeoutMs = 60_000): Promise<void> {

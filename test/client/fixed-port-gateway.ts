@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load';
@@ -6,18 +5,6 @@ import type { ConfigInput } from '../../src/config/schema';
 import { Gateway } from '../../src/gateway';
 import { createLogger } from '../../src/telemetry/logger';
 import { kafka } from '../common';
-
-/** A loopback port nothing listens on right now (the OS picks it, then we let go of it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A real gateway on a port of the test's choosing, so it can be stopped and a
@@ -42,3 +29,5 @@ export async function startGatewayOn(port: number, settings: ConfigInput = {}): 
   await gateway.start();
   return gateway;
 }
+
+export { freePort } from '../common';

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { kafka, uniqueTopic } from '../common';
+import { freePort, kafka, uniqueTopic } from '../common';
 import { ROOT } from './chart';
 
 /**
@@ -29,17 +28,6 @@ interface ImageSummary {
 }
 
 const SUMMARY = path.join(ROOT, '.cache', 'deploy', 'image.json');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
   return new Promise((resolve, reject) => {

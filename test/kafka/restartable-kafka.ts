@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { LocalKafka } from '../../src/dev/local-kafka';
+import { freePort } from '../common';
 
 /**
  * A broker of a test's own that can be stopped (really gone: connections
@@ -33,21 +33,5 @@ export class RestartableKafka {
   async close(): Promise<void> {
     await this.stop();
     rmSync(this.#dataDir, { recursive: true, force: true });
-  }
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

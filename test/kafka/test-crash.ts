@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CommitStreamResponse__Output } from '../../src/gen/commitlog/v1/CommitStreamResponse';
 import { loadCommitlogProto } from '../../src/server/proto';
-import { readTopic, storeEvent, uniqueTopic } from '../common';
-import { freePort, RestartableKafka, until } from './restartable-kafka';
+import { freePort, readTopic, storeEvent, uniqueTopic, until } from '../common';
+import { RestartableKafka } from './restartable-kafka';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'commitlog.js');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,21 +1,11 @@
 import { status as Status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import net from 'node:net';
 import { walkSegments } from '../../src/spill/spill-tools';
-import { kafka, readTopic, startGateway, storeEvent, uniqueTopic } from '../common';
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort, kafka, readTopic, startGateway, storeEvent, uniqueTopic } from '../common';
 
 describe('Kafka unavailable', () => {
   it("spills events (acked SPILLED, fsync'd on disk) on unary and stream calls when no broker can be reached", async () => {
-    const gw = await startGateway({ kafka: { brokers: `127.0.0.1:${await closedPort()}`, connectTimeoutMs: 1000 } });
+    const gw = await startGateway({ kafka: { brokers: `127.0.0.1:${await freePort()}`, connectTimeoutMs: 1000 } });
     try {
       expect(gw.gateway.kafkaConnected).to.equal(false);
       const acks = await gw.commit([storeEvent('u-1', 'k', 'v1'), storeEvent('u-2', 'k', 'v2')]);

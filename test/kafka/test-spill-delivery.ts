@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { AdminClient } from 'node-rdkafka';
 import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
-import { kafka, readTopic, startGateway, storeEvent, uniqueTopic, type ReadRecord } from '../common';
-import { RestartableKafka, until } from './restartable-kafka';
+import { kafka, readTopic, startGateway, storeEvent, uniqueTopic, until, type ReadRecord } from '../common';
+import { RestartableKafka } from './restartable-kafka';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'commitlog.js');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

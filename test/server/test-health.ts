@@ -1,51 +1,10 @@
 import { status as Status } from '@grpc/grpc-js';
 import { expect } from 'chai';
-import net from 'node:net';
 import { COMMITLOG_SERVICE } from '../../src/server/health';
-import { kafka, readTopic, startGateway, storeEvent, uniqueTopic } from '../common';
+import { freePort, kafka, readTopic, startGateway, storeEvent, tcpProxy, uniqueTopic, until } from '../common';
 import { HealthClient } from './grpc-clients';
 
 /** A loopback port with nothing listening on it (yet). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Forwards `port` to `target` (host:port): a broker that "comes up" when this starts. */
-async function tcpProxy(port: number, target: string): Promise<{ close(): Promise<void> }> {
-  const [host, targetPort] = [
-    target.slice(0, target.lastIndexOf(':')),
-    Number(target.slice(target.lastIndexOf(':') + 1)),
-  ];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('grpc.health.v1', () => {
   it('answers SERVING for the server and for commitlog.v1.CommitLogService once Kafka is connected, NOT_FOUND for others', async () => {

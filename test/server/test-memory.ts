@@ -2,13 +2,12 @@ import { credentials } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { CommitEvent } from '../../src/gen/commitlog/v1/CommitEvent';
 import type { CommitStreamResponse__Output } from '../../src/gen/commitlog/v1/CommitStreamResponse';
 import { loadCommitlogProto } from '../../src/server/proto';
-import { kafka, storeEvent, uniqueTopic } from '../common';
+import { freePort, kafka, storeEvent, uniqueTopic } from '../common';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'commitlog.js');
 const MiB = 1024 * 1024;
@@ -17,14 +16,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(match![1]) * 1024;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
 import type { CommitLogServiceClient } from '../../src/gen/commitlog/v1/CommitLogService';
 import { walkSegments } from '../../src/spill/spill-tools';
-import { kafka, readTopic, startGateway, storeEvent, uniqueTopic } from '../common';
+import { kafka, readTopic, startGateway, storeEvent, uniqueTopic, until } from '../common';
 import { failed, HealthClient, type CallResult } from './grpc-clients';
 import { busyStream, type BusyStream } from './stream-writer';
 
@@ -28,14 +28,6 @@ async function unaryLoop(client: CommitLogServiceClient, topic: string, results:
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Every ack names an event its stream sent, once; every event without an ack is covered by a non-OK end. */
 async function checkAccounted(stream: BusyStream): Promise<CallResult<null>> {

@@ -4,18 +4,19 @@ import pino from 'pino';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import net from 'node:net';
 import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
 import { startJaeger, type JaegerFixture } from '../jaeger-fixture';
-import { kafka, readTopic, startGateway, storeEvent, uniqueTopic, type TestGateway } from '../common';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import {
+  freePort,
+  kafka,
+  readTopic,
+  startGateway,
+  storeEvent,
+  tcpProxy,
+  uniqueTopic,
+  until,
+  type TestGateway,
+} from '../common';
 
 interface JaegerSpan {
   spanID: string;
@@ -144,6 +145,59 @@ describe('telemetry: traces in a real Jaeger, metrics on the Prometheus endpoint
       expect(recordTrace).to.equal(traceId);
       expect(produceIds.has(parent), `traceparent parent ${parent}`).to.equal(true);
     }
+  });
+
+  it('traces a spilled event from the call through its spill and its replay into Kafka', async () => {
+    const { brokers } = await kafka();
+    const port = await freePort();
+    const spillTopic = uniqueTopic('traced-spill');
+    const spillTrace = randomBytes(16).toString('hex');
+    const spilling = await startGateway({
+      kafka: { brokers: `127.0.0.1:${port}`, connectTimeoutMs: 500 },
+      routing: { defaultTopic: spillTopic },
+      spill: { replay: { retryMs: 100 } },
+      telemetry: { otlpEndpoint: jaeger.otlpEndpoint, serviceName },
+    });
+    let proxy: { close(): Promise<void> } | undefined;
+    try {
+      const metadata = new Metadata();
+      metadata.set('traceparent', `00-${spillTrace}-${clientSpanId}-01`);
+      const [ack] = await new Promise<Ack__Output[]>((resolve, reject) =>
+        spilling.client.Commit({ events: [storeEvent('ts-1', 'k', 'v')] }, metadata, (err, response) =>
+          err || !response ? reject(err ?? new Error('no response')) : resolve(response.acks),
+        ),
+      );
+      expect(ack.outcome).to.equal('OUTCOME_SPILLED');
+      proxy = await tcpProxy(port, brokers);
+      await until('replay to empty the spill log', () => spilling.gateway.spillBacklog === 0);
+    } finally {
+      await spilling.close();
+      await proxy?.close();
+    }
+    let spans: JaegerSpan[] = [];
+    for (let attempt = 0; attempt < 50 && spans.length < 4; attempt++) {
+      const response = await fetch(`${jaeger.queryUrl}/api/traces/${spillTrace}`);
+      if (response.ok)
+        spans = ((await response.json()) as { data: Array<{ spans: JaegerSpan[] }> }).data[0]?.spans ?? [];
+      if (spans.length < 4) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const byName = (name: string) => spans.find((s) => s.operationName === name);
+    const produce = byName(`send ${spillTopic}`);
+    const spill = byName('spill');
+    const replay = byName(`replay ${spillTopic}`);
+    expect(
+      [produce, spill, replay].map((s) => s !== undefined),
+      JSON.stringify(spans.map((s) => s.operationName)),
+    ).to.deep.equal([true, true, true]);
+    expect(tag(produce!, 'commitlog.outcome')).to.equal('spilled');
+    expect(spill!.references[0]).to.include({ spanID: produce!.spanID });
+    expect(tag(spill!, 'commitlog.outcome')).to.equal('spilled');
+    expect(replay!.references[0]).to.include({ spanID: produce!.spanID });
+    expect(tag(replay!, 'commitlog.outcome')).to.equal('delivered');
+    const [record] = await readTopic(spillTopic, 1);
+    expect(record.headers.traceparent.split('-')[1]).to.equal(spillTrace);
+    expect(record.headers['commitlog-replayed']).to.match(/Kafka unavailable/);
+    expect(tag(replay!, 'messaging.kafka.offset')).to.equal(record.offset);
   });
 
   it('logs a failed RPC as JSON with its trace and span ids', async function () {
