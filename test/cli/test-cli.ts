@@ -1,40 +1,16 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { readTopic, startGateway, uniqueTopic } from '../common';
-
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'commitlog.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI (bin/commitlog.js → dist/) as a user would. */
-function run(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
+import { readTopic, runCli, startGateway, uniqueTopic } from '../common';
 
 describe('commitlog CLI', () => {
   it('--help lists the subcommands', async () => {
-    const { code, stdout } = await run(['--help']);
+    const { code, stdout } = await runCli(['--help']);
     expect(code).to.equal(0);
     for (const command of ['serve', 'dev', 'kafka', 'send'])
       expect(stdout).to.match(new RegExp(`^  ${command}\\b`, 'm'));
   });
 
   it('serve stops at start-up with exit 2 and names a bad setting', async () => {
-    const bad = await run(['serve'], { env: { COMMITLOG_LISTEN: '127.0.0.1:99999' } });
+    const bad = await runCli(['serve'], { env: { COMMITLOG_LISTEN: '127.0.0.1:99999' } });
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.contain('listen (from COMMITLOG_LISTEN): port must be at most 65535');
   });
@@ -49,7 +25,7 @@ describe('commitlog CLI', () => {
         JSON.stringify({ id: 'c-3', key: '' }),
         '{not json',
       ].join('\n');
-      const { code, stdout, stderr } = await run(['send', '--address', gw.gateway.address], { input });
+      const { code, stdout, stderr } = await runCli(['send', '--address', gw.gateway.address], { input });
       expect(code).to.equal(1);
       expect(stderr).to.contain('line 4: not JSON');
       const acks = stdout

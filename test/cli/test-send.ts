@@ -1,30 +1,6 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { readTopic, startGateway, uniqueTopic } from '../common';
+import { readTopic, runCli, startGateway, uniqueTopic } from '../common';
 import { freePort } from '../client/fixed-port-gateway';
-
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'commitlog.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI (bin/commitlog.js → dist/; `npm run build` first). */
-function run(args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 const lines = (stdout: string): Array<Record<string, unknown>> =>
   stdout
@@ -34,7 +10,7 @@ const lines = (stdout: string): Array<Record<string, unknown>> =>
 
 describe('commitlog send (on the client)', () => {
   before(async () => {
-    const help = await run(['send', '--help']);
+    const help = await runCli(['send', '--help']);
     expect(help.stdout, 'src/cli/main.ts must declare the --stream option of send').to.contain('--stream');
   });
 
@@ -55,9 +31,9 @@ describe('commitlog send (on the client)', () => {
               },
         ),
       ).join('\n');
-      const { code, stdout, stderr } = await run(
+      const { code, stdout, stderr } = await runCli(
         ['send', '--stream', '--base64', '--batch', '50', '--address', gw.gateway.address],
-        input,
+        { input },
       );
       expect(stderr).to.equal('');
       expect(code).to.equal(0);
@@ -89,10 +65,9 @@ describe('commitlog send (on the client)', () => {
     it(`${mode.join(' ') || 'unary'}: a gateway that is not there: one REJECTED ack per event after the retries, exit 1`, async () => {
       const port = await freePort();
       const input = ['{"id":"a","key":"k"}', '{"id":"b","key":"k"}'].join('\n');
-      const { code, stdout } = await run(
-        ['send', ...mode, '--timeout', '2000', '--address', `127.0.0.1:${port}`],
+      const { code, stdout } = await runCli(['send', ...mode, '--timeout', '2000', '--address', `127.0.0.1:${port}`], {
         input,
-      );
+      });
       expect(code).to.equal(1);
       const acks = lines(stdout);
       expect(acks.map((a) => [a.id, a.outcome, a.code])).to.deep.equal([

@@ -1,28 +1,14 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AdminClient } from 'node-rdkafka';
 import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
-import { kafka, readTopic, startGateway, storeEvent, uniqueTopic, until, type ReadRecord } from '../common';
+import { kafka, type ReadRecord, readTopic, runCli, startGateway, storeEvent, uniqueTopic, until } from '../common';
 import { RestartableKafka } from './restartable-kafka';
 
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'commitlog.js');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Ids that appear more than once must have a replayed copy: delivered in flight, timed out, spilled, replayed. */
 function unexplainedDuplicates(records: ReadRecord[]): string[] {
@@ -140,7 +126,7 @@ describe('dead letters', () => {
     expect(acks[1].code).to.equal(3); // INVALID_ARGUMENT: retrying the same record cannot help
     expect(acks[1].message).to.match(/too large/i);
 
-    const inspect = await run(['spill', 'inspect', spillDir]);
+    const inspect = await runCli(['spill', 'inspect', spillDir]);
     expect(inspect.code, inspect.stderr).to.equal(0);
     const kept = inspect.stdout
       .trim()
@@ -163,7 +149,7 @@ describe('dead letters', () => {
       config,
       JSON.stringify({ log: { level: 'warn' }, kafka: { properties: { 'message.max.bytes': 3_000_000 } } }),
     );
-    const replay = await run([
+    const replay = await runCli([
       'spill',
       'replay',
       spillDir,
