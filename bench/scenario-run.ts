@@ -34,6 +34,8 @@ export interface RunContext {
   log: (line: string) => void;
 }
 
+/** % of a core used by processes outside the benchmark from which a row says so: its numbers are disturbed. */
+const OTHER_CPU_NOTE = 15;
 /** Short warm-up of the open-loop phase: the target is already warm from the closed-loop one. */
 const OPEN_LOOP_WARMUP_MS = 3_000;
 
@@ -104,7 +106,8 @@ async function measure(
     const serverPids = target ? [target.pid] : loads.map((l) => l.pid);
     for (const pid of serverPids) resetPeakRss(pid);
     const loadPids = loads.map((l) => l.pid);
-    const window = new CpuWindow([...new Set([...serverPids, ...loadPids, ...(ctx.brokerPid ? [ctx.brokerPid] : [])])]);
+    const brokerPids = ctx.brokerPid === undefined ? [] : [ctx.brokerPid];
+    const window = new CpuWindow([...new Set([...serverPids, ...loadPids, ...brokerPids, process.pid])]);
     ctx.sink.take();
     for (const load of loads) load.measure();
     await sleep(ctx.durationMs);
@@ -120,9 +123,18 @@ async function measure(
       peakRssMiB: Math.max(...peaks),
     };
     const genCpu = loadPids.map((pid) => cpu.processes.get(pid)?.cpu ?? 0);
-    row.generator = { processes: loads.length, maxCpu: Math.max(...genCpu), totalCpu: round1(sum(genCpu)) };
+    row.generator = {
+      processes: loads.length,
+      maxCpu: Math.max(...genCpu),
+      totalCpu: round1(sum(genCpu)),
+      maxElu: Math.max(...results.map((r) => r.eventLoopUtilization)),
+    };
     row.brokerCpu = ctx.brokerPid === undefined ? undefined : cpu.processes.get(ctx.brokerPid)?.cpu;
     row.boxBusy = cpu.boxBusy;
+    // What the box was busy with besides this benchmark (the runner itself included in "ours").
+    const ours = sum([...cpu.processes.values()].map((c) => c.cpu));
+    const other = Math.round(cpu.boxBusy * ctx.cores - ours);
+    if (other >= OTHER_CPU_NOTE) row.notes.push(`other processes on the box used ${other}% of a core meanwhile`);
     if (scenario.variant === 'otlp') {
       row.otlpSink = ctx.sink.take();
       row.notes.push(`OTLP sink got ${row.otlpSink.requests} requests, ${kib(row.otlpSink.bytes)} KiB`);
@@ -193,7 +205,9 @@ function resultRow(
     if (acks[name] > 0) row.notes.push(`${acks[name]} ${name.toUpperCase()}`);
   }
   if (scenario.variant !== 'spill' && acks.spilled > 0) row.notes.push(`${acks.spilled} SPILLED (Kafka fell behind)`);
-  if (callErrors > 0) row.notes.push(`${callErrors} failed calls, first: ${results.find((r) => r.firstError)?.firstError}`);
+  if (scenario.variant === 'spill' && acks.delivered > 0) row.notes.push(`${acks.delivered} DELIVERED (expected none)`);
+  if (callErrors > 0)
+    row.notes.push(`${callErrors} failed calls, first: ${results.find((r) => r.firstError)?.firstError}`);
   if (unmatched > 0) row.notes.push(`${unmatched} acks with an id not sent`);
   return row;
 }
@@ -211,7 +225,7 @@ function baseRow(scenario: Scenario, generators: number): ScenarioResult {
     measuredMs: 0,
     acks: { unspecified: 0, delivered: 0, spilled: 0, duplicate: 0, dead_lettered: 0, rejected: 0 },
     sent: 0,
-    generator: { processes: generators, maxCpu: 0, totalCpu: 0 },
+    generator: { processes: generators, maxCpu: 0, totalCpu: 0, maxElu: 0 },
     boxBusy: 0,
     limitedBy: [],
     notes: [],

@@ -4,10 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BenchOptions } from '../src/cli/bench';
 import { LocalKafka } from '../src/dev/local-kafka';
+import { sleep } from './child';
 import { OtlpSink } from './measure/otlp-sink';
+import { CpuWindow } from './measure/proc-stats';
 import { addRatios, type ScenarioResult } from './result';
 import { runScenario, type RunContext } from './scenario-run';
 import { selectScenarios, type Scenario } from './scenarios';
+
+/** Before the first scenario, the box is watched this long; busier than BUSY_BEFORE_START % and the run says so. */
+const QUIET_CHECK_MS = 1_000;
+const BUSY_BEFORE_START = 20;
 
 /** What a run found, and on what. */
 export interface SuiteReport {
@@ -44,11 +50,16 @@ export async function runSuite(options: BenchOptions, log: (line: string) => voi
   const sink = new OtlpSink();
   const rows: ScenarioResult[] = [];
   try {
+    const busy = await boxBusyOver(QUIET_CHECK_MS);
+    if (busy >= BUSY_BEFORE_START) {
+      log(`bench: WARNING: the box is ${busy}% busy before the run; other processes will disturb the numbers`);
+    }
     if (kafka) {
       log('bench: starting a local Kafka broker');
       await kafka.start();
     }
     await sink.start();
+
     const ctx: RunContext = {
       brokers: options.brokers ?? kafka?.brokers ?? '127.0.0.1:9092',
       brokerPid: kafka?.pid,
@@ -87,7 +98,11 @@ export async function runSuite(options: BenchOptions, log: (line: string) => voi
       cpus: cpus.length,
       cpuModel: cpus[0]?.model ?? 'unknown',
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      kafka: kafka ? `local Kafka ${kafka.version ?? '?'} (KRaft, 1 node, JVM -Xmx512m)` : `external ${options.brokers}`,
+      kafka: kafka
+        ? `local Kafka ${kafka.version ?? '?'} (KRaft, 1 node, JVM -Xmx512m)`
+        : needsKafka
+          ? `Kafka at ${options.brokers}`
+          : 'no Kafka (not needed)',
       warmupMs,
       durationMs,
       generators: options.generators,
@@ -106,10 +121,13 @@ export async function runSuite(options: BenchOptions, log: (line: string) => voi
 function describe(scenario: Scenario, ctx: RunContext): string {
   const load =
     scenario.rpc === 'unary'
-      ? `${ctx.concurrency} calls in flight`
-      : `${ctx.inflight} events in flight${scenario.rpc === 'stream' ? ` over ${ctx.streams} streams` : ''}`;
-  const mode = ctx.rate === undefined ? `closed loop, ${load}` : `open loop at ${ctx.rate} events/s`;
-  return `${scenario.label}: ${mode} per generator; ${ctx.warmupMs / 1000} s warm-up, ${ctx.durationMs / 1000} s measured`;
+      ? `${ctx.concurrency} calls in flight per generator`
+      : `${ctx.inflight} events in flight per generator${scenario.rpc === 'stream' ? ` over ${ctx.streams} streams` : ''}`;
+  const mode =
+    ctx.rate !== undefined
+      ? `open loop at ${ctx.rate} events/s`
+      : `closed loop, ${load}${ctx.openLoopShare === undefined ? '' : `, then open loop at ${ctx.openLoopShare * 100}% of that`}`;
+  return `${scenario.label}: ${mode}; ${ctx.warmupMs / 1000} s warm-up, ${ctx.durationMs / 1000} s measured`;
 }
 
 function summaryLine(row: ScenarioResult): string {
@@ -117,6 +135,12 @@ function summaryLine(row: ScenarioResult): string {
   const mode = row.mode === 'open' ? ` (open loop @${row.offeredRate}/s)` : '';
   const p99 = row.latency ? `${row.latency.p99} ms` : 'n/a';
   return `${row.label}${mode}: ${row.eventsPerSec} events/s, p99 ${p99}, limited by ${row.limitedBy.join(', ')}`;
+}
+
+async function boxBusyOver(ms: number): Promise<number> {
+  const window = new CpuWindow([]);
+  await sleep(ms);
+  return window.finish().boxBusy;
 }
 
 function tempDir(prefix: string): Promise<string> {

@@ -88,9 +88,12 @@ class WireReader {
       case 1:
         this.pos += 8;
         return;
-      case 2:
-        this.pos += this.varint();
+      case 2: {
+        // Not `this.pos += this.varint()`: that reads pos before varint() moves it.
+        const length = this.varint();
+        this.pos += length;
         return;
+      }
       case 5:
         this.pos += 4;
         return;

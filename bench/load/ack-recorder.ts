@@ -1,4 +1,5 @@
 import type { Histogram } from 'hdr-histogram-js';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { encodeHistogram, latencyHistogram, recordMs } from '../measure/latency';
 import { OUTCOME_NAMES, type LoadResult, type OutcomeName } from './protocol';
 
@@ -20,6 +21,7 @@ export class AckRecorder {
   #unmatched = 0;
   #skipped = 0;
   #maxLagMs = 0;
+  #elu: EventLoopUtilization | undefined;
 
   get measuring(): boolean {
     return this.#measuring;
@@ -28,11 +30,13 @@ export class AckRecorder {
   start(): void {
     this.#measuring = true;
     this.#startedAt = performance.now();
+    this.#elu = performance.eventLoopUtilization();
   }
 
   stop(): void {
     this.#measuring = false;
     this.#stoppedAt = performance.now();
+    if (this.#elu) this.#elu = performance.eventLoopUtilization(this.#elu);
   }
 
   /** One ack: `outcome` is the proto's Outcome number; latency from the (intended) send time. */
@@ -81,6 +85,7 @@ export class AckRecorder {
       unmatched: this.#unmatched,
       skipped: this.#skipped,
       maxLagMs: Math.round(this.#maxLagMs),
+      eventLoopUtilization: Math.round((this.#elu?.utilization ?? 0) * 1000) / 1000,
     };
   }
 }

@@ -31,10 +31,7 @@ export interface LoadPlan {
 
 export type ToLoad = { type: 'start'; plan: LoadPlan } | { type: 'measure' } | { type: 'stop' };
 
-export type FromLoad =
-  | { type: 'ready' }
-  | { type: 'result'; result: LoadResult }
-  | { type: 'failed'; message: string };
+export type FromLoad = { type: 'ready' } | { type: 'result'; result: LoadResult } | { type: 'failed'; message: string };
 
 /** Ack outcomes as the proto numbers them (commitlog.v1.Outcome). */
 export const OUTCOME_NAMES = ['unspecified', 'delivered', 'spilled', 'duplicate', 'dead_lettered', 'rejected'] as const;
@@ -59,4 +56,6 @@ export interface LoadResult {
   skipped: number;
   /** Open loop: the most the sender fell behind its schedule, ms. */
   maxLagMs: number;
+  /** Event-loop utilization of this process over the window (0–1): near 1, the generator itself was the limit. */
+  eventLoopUtilization: number;
 }

@@ -1,6 +1,6 @@
-import { Client, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { AckRecorder } from './ack-recorder';
 import { forEachAck } from './ack-decoder';
+import { H2GrpcConnection, type H2GrpcStream } from './h2-grpc';
 import type { LoadDriver } from './load-driver';
 import { Pacer } from './pacer';
 import type { LoadPlan } from './protocol';
@@ -14,10 +14,8 @@ const MASK = RING - 1;
 const OPEN_LOOP_CAP = 200_000;
 const REOPEN_MS = 100;
 
-const identity = (buf: Buffer): Buffer => buf;
-
 /**
- * CommitStream load: `streams` calls on one channel (one HTTP/2 connection),
+ * CommitStream load: `streams` calls on one HTTP/2 connection,
  * each request a pre-encoded batch. Closed loop: each stream keeps its share
  * of `inflight` events outstanding and sends more as acks come back. Open
  * loop: messages go out at the plan's rate, round-robin over the streams.
@@ -25,7 +23,7 @@ const identity = (buf: Buffer): Buffer => buf;
 export class StreamLoad implements LoadDriver {
   readonly #plan: LoadPlan;
   readonly #recorder: AckRecorder;
-  readonly #client: Client;
+  readonly #connection: H2GrpcConnection;
   readonly #template: RequestTemplate;
   readonly #sentAt = new Float64Array(RING);
   readonly #streams: StreamSlot[] = [];
@@ -37,14 +35,12 @@ export class StreamLoad implements LoadDriver {
   constructor(plan: LoadPlan, recorder: AckRecorder) {
     this.#plan = plan;
     this.#recorder = recorder;
-    this.#client = new Client(plan.address, credentials.createInsecure());
+    this.#connection = new H2GrpcConnection(plan.address);
     this.#template = new RequestTemplate(plan.batch, plan.idPrefix, plan.valueBytes);
   }
 
   ready(): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.#client.waitForReady(Date.now() + 30_000, (err) => (err ? reject(err) : resolve())),
-    );
+    return this.#connection.ready();
   }
 
   run(): void {
@@ -68,7 +64,7 @@ export class StreamLoad implements LoadDriver {
   close(): void {
     this.stop();
     for (const slot of this.#streams) slot.cancel();
-    this.#client.close();
+    this.#connection.close();
   }
 
   get running(): boolean {
@@ -87,8 +83,8 @@ export class StreamLoad implements LoadDriver {
     return this.#recorder;
   }
 
-  openCall(): ClientDuplexStream<Buffer, Buffer> {
-    return this.#client.makeBidiStreamRequest(METHOD, identity, identity);
+  openCall(onMessage: (message: Buffer) => void, onEnd: (err: string | undefined) => void): H2GrpcStream {
+    return this.#connection.stream(METHOD, onMessage, onEnd);
   }
 
   /** A fresh request; its events' send times are `at`. */
@@ -119,7 +115,7 @@ export class StreamLoad implements LoadDriver {
 class StreamSlot {
   readonly #load: StreamLoad;
   readonly #window: number;
-  #call: ClientDuplexStream<Buffer, Buffer> | undefined;
+  #call: H2GrpcStream | undefined;
   #writable = true;
   inFlight = 0;
 
@@ -129,12 +125,12 @@ class StreamSlot {
   }
 
   open(): void {
-    const call = this.#load.openCall();
+    const call: H2GrpcStream = this.#load.openCall(
+      (response) => this.#onAcks(response),
+      (err) => this.#lost(call, err ?? 'the server ended the stream'),
+    );
     this.#call = call;
     this.#writable = true;
-    call.on('data', (response: Buffer) => this.#onAcks(response));
-    call.on('error', (err: Error) => this.#lost(call, err.message));
-    call.on('end', () => this.#lost(call, 'the server ended the stream'));
   }
 
   cancel(): void {
@@ -151,11 +147,15 @@ class StreamSlot {
 
   send(at: number): void {
     const call = this.#call;
-    if (call === undefined) return;
+    if (call === undefined) {
+      // Between a lost stream and its replacement: an open-loop send that cannot go out.
+      this.#load.recorder.skipped(this.#load.batch);
+      return;
+    }
     this.inFlight += this.#load.batch;
     if (!call.write(this.#load.nextRequest(at))) {
       this.#writable = false;
-      call.once('drain', () => {
+      call.onceDrain(() => {
         this.#writable = true;
         if (this.#load.closedLoop) this.pump();
       });
@@ -172,7 +172,7 @@ class StreamSlot {
     if (this.#load.closedLoop) this.pump();
   }
 
-  #lost(call: ClientDuplexStream<Buffer, Buffer>, message: string): void {
+  #lost(call: H2GrpcStream, message: string): void {
     if (call !== this.#call) return;
     this.#call = undefined;
     if (!this.#load.running) return;

@@ -60,9 +60,7 @@ export async function summariseProfile(file: string, topN = 15): Promise<Profile
       .sort((a, b) => b.us - a.us)
       .slice(0, topN)
       .map((e) => ({ name: e.name, where: e.where, selfMs: Math.round(e.us / 1000), selfPct: pct(e.us) })),
-    byArea: [...areaUs.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([area, us]) => ({ area, selfPct: pct(us) })),
+    byArea: [...areaUs.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, selfPct: pct(us) })),
   };
 }
 

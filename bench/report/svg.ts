@@ -8,6 +8,7 @@ const RATE_W = 330;
 const GAP = 70;
 const P99_W = 250;
 const ROW_H = 22;
+const LEGEND_COLUMN_W = 320;
 const TOP = 64;
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 
@@ -32,7 +33,7 @@ const KINDS = [
  */
 export function renderSvg(report: SuiteReport): string {
   const rows = report.rows;
-  const height = TOP + rows.length * ROW_H + 70;
+  const height = TOP + rows.length * ROW_H + 90;
   const maxRate = Math.max(1, ...rows.map((r) => r.eventsPerSec));
   const p99s = rows.flatMap((r) => (r.latency ? [r.latency.p99] : []));
   const lo = Math.pow(10, Math.floor(Math.log10(Math.max(0.01, Math.min(1, ...p99s)))));
@@ -75,17 +76,18 @@ export function renderSvg(report: SuiteReport): string {
       );
     }
   });
+  // The legend: two rows of three.
   const legendY = TOP + rows.length * ROW_H + 36;
-  let x = 12;
-  for (const kind of KINDS) {
+  KINDS.forEach((kind, i) => {
+    const x = 12 + (i % 3) * LEGEND_COLUMN_W;
+    const y = legendY + Math.floor(i / 3) * 18;
     parts.push(
-      `<rect x="${x}" y="${legendY - 10}" width="12" height="12" fill="${kind.colour}"/>`,
-      `<text x="${x + 16}" y="${legendY}">${esc(kind.name)}</text>`,
+      `<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${kind.colour}"/>`,
+      `<text x="${x + 16}" y="${y}">${esc(kind.name)}</text>`,
     );
-    x += 24 + kind.name.length * 6.2;
-  }
+  });
   parts.push(
-    `<text x="12" y="${legendY + 22}" fill="#6b7280" font-size="11">${esc(footnote(report))}</text>`,
+    `<text x="12" y="${legendY + 40}" fill="#6b7280" font-size="11">${esc(footnote(report))}</text>`,
     '</svg>',
   );
   return `${parts.join('\n')}\n`;

@@ -42,7 +42,7 @@ export function renderReport(report: SuiteReport): string {
         'p99.9 ms',
         'server CPU % (main)',
         'server RSS MiB',
-        'gen CPU %',
+        'gen CPU % / ELU',
         'broker CPU %',
         'box busy %',
         'limited by',
@@ -87,7 +87,9 @@ function tableRow(row: ScenarioResult): string[] {
     ms(row.latency?.p999),
     server ? `${Math.round(server.cpu)} (${Math.round(server.mainCpu)})` : dash,
     server?.peakRssMiB === undefined ? dash : String(server.peakRssMiB),
-    row.target === 'direct' ? '(same)' : String(Math.round(row.generator.maxCpu)),
+    row.target === 'direct'
+      ? `(same) / ${row.generator.maxElu.toFixed(2)}`
+      : `${Math.round(row.generator.maxCpu)} / ${row.generator.maxElu.toFixed(2)}`,
     row.brokerCpu === undefined ? dash : String(Math.round(row.brokerCpu)),
     String(Math.round(row.boxBusy)),
     row.limitedBy.join(', '),

@@ -152,7 +152,8 @@ function check(client: Client): Promise<boolean> {
       identity,
       Buffer.alloc(0),
       { deadline: Date.now() + 1_000 },
-      (err: ServiceError | null, response?: Buffer) => resolve(!err && response !== undefined && response.equals(SERVING)),
+      (err: ServiceError | null, response?: Buffer) =>
+        resolve(!err && response !== undefined && response.equals(SERVING)),
     );
   });
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { findRepoRoot } from '../dev/kafka-jars';
 
@@ -42,6 +43,8 @@ export interface BenchOptions {
   valueBytes: number;
   /** Print the scenario ids and exit. */
   list: boolean;
+  /** Run nothing: report (table, --json, --svg, --guard) the results a --json run saved to this file. */
+  from?: string;
 }
 
 /** `commitlog bench`: throughput and latency of the gateway against its ceilings (docs/benchmarks.md). */
@@ -64,14 +67,19 @@ export function benchCommand(): Command {
     .addOption(new Option('--open-loop', 'after each closed-loop run, an open-loop run at 50% of its events/s'))
     .addOption(new Option('--profile', 'run the gateway under node --cpu-prof; print its top self-time functions'))
     .addOption(new Option('--profile-dir <dir>', 'keep the .cpuprofile files here (default: a temp dir)'))
-    .addOption(new Option('--concurrency <n>', 'unary calls in flight per generator').argParser(positiveInt).default(64))
+    .addOption(
+      new Option('--concurrency <n>', 'unary calls in flight per generator').argParser(positiveInt).default(64),
+    )
     .addOption(new Option('--streams <n>', 'CommitStream calls per generator').argParser(positiveInt).default(4))
     .addOption(
-      new Option('--inflight <n>', 'events in flight per generator (bidi, direct)').argParser(positiveInt).default(5000),
+      new Option('--inflight <n>', 'events in flight per generator (bidi, direct)')
+        .argParser(positiveInt)
+        .default(5000),
     )
     .addOption(new Option('--generators <n>', 'load generator processes').argParser(positiveInt).default(1))
     .addOption(new Option('--value-bytes <n>', 'bytes per event value').argParser(nonNegativeInt).default(200))
     .addOption(new Option('--list', 'print the scenario ids and exit'))
+    .addOption(new Option('--from <file>', 'run nothing: report the results a --json run saved to this file'))
     .action(async (raw: Partial<BenchOptions>) => {
       process.exitCode = await launchBench(normalise(raw));
     });
@@ -102,7 +110,8 @@ function normalise(raw: Partial<BenchOptions>): BenchOptions {
 async function launchBench(options: BenchOptions): Promise<number> {
   const root = findRepoRoot(__dirname);
   const entry = path.join(root, 'bench', 'main.ts');
-  if (!existsSync(entry)) throw new Error(`commitlog bench: ${entry} is missing; run it from a clone of the repository`);
+  if (!existsSync(entry))
+    throw new Error(`commitlog bench: ${entry} is missing; run it from a clone of the repository`);
   let tsx: string;
   try {
     tsx = require.resolve('tsx/cjs', { paths: [root] });
@@ -119,7 +128,7 @@ async function launchBench(options: BenchOptions): Promise<number> {
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', forward);
   return new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128 + 1)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : os.constants.signals[signal])));
   });
 }
 

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { CommitlogError } from '../errors';
 import { VERSION } from '../version';
+import { benchCommand } from './bench';
 import { devCommand } from './dev';
 import { kafkaCommand } from './kafka';
 import { sendCommand } from './send';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .action(devCommand);
   program.addCommand(kafkaCommand());
   program.addCommand(spillCommand());
+  program.addCommand(benchCommand());
   program
     .command('send')
     .description('send JSON-lines events (stdin or --file) and print one JSON ack per event')
