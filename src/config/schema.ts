@@ -167,6 +167,34 @@ const telemetrySchema = z.strictObject({
   metricExportIntervalMs: count(100, 3_600_000, 60_000),
 });
 
+/** Topic or bucket patterns: exact names, or "prefix*" ("*" alone: any). */
+const patterns = z.array(z.string().min(1)).default(['*']);
+
+/** Transport security, authentication and authorization (docs/security.md). */
+const securitySchema = z
+  .strictObject({
+    /** TLS on the gRPC listener; absent: plaintext. Files are re-read every reloadMs. */
+    tls: z
+      .strictObject({
+        certFile: z.string().min(1),
+        keyFile: z.string().min(1),
+        /** Set: mTLS, a client must show a certificate this CA signed. */
+        clientCaFile: z.string().min(1).optional(),
+        reloadMs: count(100, 86_400_000, 60_000),
+      })
+      .optional(),
+    /** A YAML map of "principal: token"; re-read when it changes. */
+    tokens: z.strictObject({ file: z.string().min(1), reloadMs: count(100, 86_400_000, 5_000) }).optional(),
+    /** Calls without valid credentials fail UNAUTHENTICATED. Default: true when tokens or tls.clientCaFile are set. */
+    requireAuth: z.boolean().optional(),
+    /** Who may write where; empty: every caller may write everywhere. */
+    principals: z.record(z.string().min(1), z.strictObject({ topics: patterns, buckets: patterns })).default({}),
+  })
+  .transform((s) => ({
+    ...s,
+    requireAuth: s.requireAuth ?? (s.tokens !== undefined || s.tls?.clientCaFile !== undefined),
+  }));
+
 export const configSchema = z.strictObject({
   /** gRPC listen address. */
   listen: hostPort.default('0.0.0.0:50051'),
@@ -189,6 +217,7 @@ export const configSchema = z.strictObject({
   dedup: dedupSchema.prefault({}),
   admission: admissionSchema.prefault({}),
   grpc: grpcSchema.prefault({}),
+  security: securitySchema.prefault({}),
 });
 
 /** What a config file (or a test) may write: every field optional. */
@@ -203,3 +232,5 @@ export type SpillConfig = Config['spill'];
 export type DedupConfig = Config['dedup'];
 export type AdmissionConfig = Config['admission'];
 export type GrpcConfig = Config['grpc'];
+export type SecurityConfig = Config['security'];
+export type PrincipalsConfig = SecurityConfig['principals'];

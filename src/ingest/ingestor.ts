@@ -22,35 +22,51 @@ export class Ingestor {
   readonly admission: Admission;
 
   constructor(config: Config, sink: Sink, instruments: Instruments) {
-    this.#validator = new EventValidator(config.limits, config.routing);
+    this.#validator = new EventValidator(config.limits, config.routing, config.security.principals);
     this.#sink = new DedupSink(sink, config.dedup);
     this.#tracing = new ProduceTracing(instruments);
     this.#instruments = instruments;
     this.admission = new Admission(config.admission);
   }
 
-  /** For unary calls: undefined, and nothing taken, when the in-flight caps have no room for the whole batch. */
-  trySubmit(events: readonly CommitEvent__Output[], trace: Context = ROOT_CONTEXT): Promise<Outcome>[] | undefined {
+  /**
+   * For unary calls: undefined, and nothing taken, when the in-flight caps have no room for the whole batch.
+   * `principal` is the authenticated caller (security.principals decides what it may write).
+   */
+  trySubmit(
+    events: readonly CommitEvent__Output[],
+    trace: Context = ROOT_CONTEXT,
+    principal?: string,
+  ): Promise<Outcome>[] | undefined {
     const bytes = batchBytes(events);
     if (!this.admission.tryAcquire(events.length, bytes)) return undefined;
-    return this.#submit(events, bytes, trace);
+    return this.#submit(events, bytes, trace, principal);
   }
 
   /** For streams: always taken; the caller stops reading while `admission.full`. */
-  submit(events: readonly CommitEvent__Output[], trace: Context = ROOT_CONTEXT): Promise<Outcome>[] {
+  submit(
+    events: readonly CommitEvent__Output[],
+    trace: Context = ROOT_CONTEXT,
+    principal?: string,
+  ): Promise<Outcome>[] {
     const bytes = batchBytes(events);
     this.admission.acquire(events.length, bytes);
-    return this.#submit(events, bytes, trace);
+    return this.#submit(events, bytes, trace, principal);
   }
 
-  #submit(events: readonly CommitEvent__Output[], bytes: number, trace: Context): Promise<Outcome>[] {
+  #submit(
+    events: readonly CommitEvent__Output[],
+    bytes: number,
+    trace: Context,
+    principal: string | undefined,
+  ): Promise<Outcome>[] {
     const outcomes = new Array<Promise<Outcome>>(events.length);
     /** Each event's topic once routed, for the traffic metrics. */
     const topics = new Array<string>(events.length).fill(UNROUTED);
     let records: KafkaRecord[] = [];
     const positions: number[] = [];
     for (let i = 0; i < events.length; i++) {
-      const result = this.#validator.validate(events[i]);
+      const result = this.#validator.validate(events[i], principal);
       if (result.ok) {
         records.push(result.record);
         positions.push(i);

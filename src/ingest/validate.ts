@@ -1,8 +1,9 @@
 import { status as Status } from '@grpc/grpc-js';
-import type { LimitsConfig, RoutingConfig } from '../config/schema';
+import type { LimitsConfig, PrincipalsConfig, RoutingConfig } from '../config/schema';
 import { TOPIC_NAME } from '../config/schema';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
 import { HEADER, RESERVED_PREFIX, type KafkaRecord, type Outcome } from '../sink';
+import { AccessPolicy } from './access-policy';
 import { TopicRouter } from './router';
 
 export type Validated =
@@ -10,20 +11,23 @@ export type Validated =
 
 /**
  * Turns a decoded CommitEvent into the Kafka record it becomes, or into a
- * REJECTED outcome whose message names the offending field.
+ * REJECTED outcome whose message names the offending field. An event its
+ * caller's principal may not write is REJECTED with PERMISSION_DENIED.
  */
 export class EventValidator {
   readonly #limits: LimitsConfig;
   readonly #router: TopicRouter;
   readonly #bucketKey: boolean;
+  readonly #access: AccessPolicy;
 
-  constructor(limits: LimitsConfig, routing: RoutingConfig) {
+  constructor(limits: LimitsConfig, routing: RoutingConfig, principals: PrincipalsConfig = {}) {
     this.#limits = limits;
+    this.#access = new AccessPolicy(principals);
     this.#router = new TopicRouter(routing);
     this.#bucketKey = routing.kafkaKey === 'bucket_key';
   }
 
-  validate(event: CommitEvent__Output): Validated {
+  validate(event: CommitEvent__Output, principal?: string): Validated {
     const limits = this.#limits;
     const { id, key, bucket, contentType } = event;
     if (id === '') return invalid('id: required, must not be empty');
@@ -43,6 +47,8 @@ export class EventValidator {
     const topic = this.#router.route(event.topic, bucket);
     if (topic === undefined)
       return reject(Status.PERMISSION_DENIED, 'topic: this gateway does not let events choose their topic');
+    const denied = this.#access.check(principal, topic, bucket);
+    if (denied !== undefined) return reject(Status.PERMISSION_DENIED, denied);
 
     const headers: Record<string, string>[] = [
       { [HEADER.eventId]: id },

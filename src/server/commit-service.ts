@@ -17,6 +17,7 @@ import type { Ingestor } from '../ingest/ingestor';
 import type { Outcome } from '../sink';
 import type { Instruments } from '../telemetry/telemetry';
 import { toAck } from './ack';
+import { callPrincipal } from './auth-interceptor';
 import { callContext } from './rpc-telemetry';
 
 /** The CommitLogService RPCs over the ingest stage. */
@@ -46,7 +47,9 @@ export function commitServiceHandlers(
     ): void {
       const received = performance.now();
       const events = call.request.events;
-      const outcomes = tooMany(events) ?? ingestor.trySubmit(events, callContext(instruments, call.metadata));
+      const outcomes =
+        tooMany(events) ??
+        ingestor.trySubmit(events, callContext(instruments, call.metadata), callPrincipal(call.metadata));
       if (outcomes === undefined) {
         // gRPC clients with a retry policy honour grpc-retry-pushback-ms.
         const trailer = new Metadata();
@@ -93,10 +96,11 @@ class StreamSession {
     this.#call = call;
     const { ackDuration } = instruments.metrics;
     const context = callContext(instruments, call.metadata);
+    const principal = callPrincipal(call.metadata);
     call.on('data', (request: CommitStreamRequest__Output) => {
       const received = performance.now();
       const events = request.events;
-      const outcomes = tooMany(events) ?? ingestor.submit(events, context);
+      const outcomes = tooMany(events) ?? ingestor.submit(events, context, principal);
       if (ingestor.admission.full && !call.isPaused()) {
         // Stop reading: grpc-js then stops pulling from the HTTP/2 stream and
         // flow control pushes back on the client until acks free room.

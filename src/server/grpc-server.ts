@@ -1,4 +1,4 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { Config } from '../config/schema';
 import type { CommitStreamRequest__Output } from '../gen/commitlog/v1/CommitStreamRequest';
@@ -7,11 +7,14 @@ import type { Ingestor } from '../ingest/ingestor';
 import type { Logger } from '../telemetry/logger';
 import { CallDrainer, type DrainRegistry, type WorkCounter } from './call-drainer';
 import type { Instruments } from '../telemetry/telemetry';
+import { authInterceptor } from './auth-interceptor';
 import { commitServiceHandlers } from './commit-service';
 import { rpcTelemetryInterceptor } from './rpc-telemetry';
 import type { HealthStatus } from './health';
 import { loadCommitlogProto, loadServiceDescriptors } from './proto';
 import { grpcServerOptions } from './server-options';
+import { TlsCredentials } from './tls-credentials';
+import { TokenStore } from './token-store';
 
 /** A CommitStream request carries events; each is answered by one ack in some response. */
 const COMMIT_STREAM_WORK: WorkCounter = {
@@ -21,6 +24,12 @@ const COMMIT_STREAM_WORK: WorkCounter = {
 
 /** Probes keep getting answers (NOT_SERVING) while the server drains. */
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
+/** Open without credentials: probes and tools that list the API. */
+const OPEN_SERVICES = [
+  HEALTH_SERVICE,
+  'grpc.reflection.v1.ServerReflection',
+  'grpc.reflection.v1alpha.ServerReflection',
+];
 
 /** The gRPC listener and the services on it: CommitLogService, health and (by default) reflection. */
 export class GrpcServer {
@@ -28,6 +37,8 @@ export class GrpcServer {
   readonly #server: Server;
   readonly #drainer: CallDrainer;
   readonly #log: Logger;
+  readonly #tls: TlsCredentials;
+  readonly #tokens: TokenStore | undefined;
   #address = '';
 
   constructor(config: Config, ingestor: Ingestor, health: HealthStatus, instruments: Instruments, log: Logger) {
@@ -38,10 +49,17 @@ export class GrpcServer {
       counted: new Map([[service.CommitStream.path, COMMIT_STREAM_WORK]]),
       exempt: [HEALTH_SERVICE],
     });
-    // Telemetry outermost, so calls the drainer refuses are counted and traced too.
+    const { security } = config;
+    this.#tls = new TlsCredentials(security);
+    this.#tokens =
+      security.tokens === undefined
+        ? undefined
+        : new TokenStore(security.tokens.file, security.tokens.reloadMs, this.#log);
+    const auth = authInterceptor({ tokens: this.#tokens, requireAuth: security.requireAuth, exempt: OPEN_SERVICES });
+    // Telemetry outermost, so calls the drainer or auth refuse are counted and traced too.
     this.#server = new Server({
       ...grpcServerOptions(config),
-      interceptors: [rpcTelemetryInterceptor(instruments, this.#log), this.#drainer.interceptor],
+      interceptors: [rpcTelemetryInterceptor(instruments, this.#log), this.#drainer.interceptor, auth],
     });
     this.#server.addService(service, commitServiceHandlers(ingestor, config, instruments));
     health.addTo(this.#server);
@@ -60,13 +78,17 @@ export class GrpcServer {
 
   async start(): Promise<void> {
     const listen = this.#config.listen;
+    this.#tokens?.start();
+    const credentials = await this.#tls.start();
     const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(listen, ServerCredentials.createInsecure(), (err, bound) =>
-        err ? reject(err) : resolve(bound),
-      );
+      this.#server.bindAsync(listen, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
     });
     this.#address = `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
-    this.#log.info({ address: this.#address }, 'listening');
+    const { tls, requireAuth } = this.#config.security;
+    this.#log.info(
+      { address: this.#address, tls: tls !== undefined, mtls: tls?.clientCaFile !== undefined, requireAuth },
+      'listening',
+    );
   }
 
   /**
@@ -104,5 +126,7 @@ export class GrpcServer {
         resolve();
       });
     });
+    this.#tokens?.close();
+    this.#tls.close();
   }
 }

@@ -7,7 +7,7 @@ import { startStub, type StubGateway } from './stub-gateway';
 
 const fixture = (name: string): Buffer => readFileSync(path.join(__dirname, 'fixtures', name));
 
-/** The gateway serves plaintext today (TLS ends at the ingress or mesh), so a stub speaks mTLS here. */
+/** A stub speaks mTLS here, to test the client alone; test/server/test-security.ts covers the gateway's own TLS. */
 describe('CommitLogClient TLS, mTLS and bearer token', () => {
   let stub: StubGateway;
   const clients: CommitLogClient[] = [];
