@@ -114,11 +114,12 @@ export class Gateway {
     );
     clearInterval(this.#healthTimer);
     this.#health.setDraining();
-    // Calls stop taking events now; they end as the events they took are answered.
-    const callsDrained = this.#server.drain(deadline);
+    // Calls stop taking events now and end as the events they took are answered:
+    // with Kafka healthy that is soon. What the producer still holds at flushBy
+    // is spilled when delivery closes, which answers the rest.
     const flushBy = deadline - Math.min(SPILL_RESERVE_MS, this.#config.drainTimeoutMs / 4);
+    await this.#server.drain(flushBy);
     await this.#delivery.close(flushBy);
-    await callsDrained;
     await this.#server.close(CLOSE_GRACE_MS);
     await this.#telemetry.close();
     this.#log.info('closed');
