@@ -61,10 +61,11 @@ export function renderReport(report: SuiteReport): string {
       markdownTable(
         ['self %', 'self ms', 'function', 'where'],
         ['right', 'right', 'left', 'left'],
-        p.top.map((e) => [e.selfPct.toFixed(1), String(e.selfMs), e.name, e.where]),
+        p.top.map((e) => [e.selfPct.toFixed(1), String(e.selfMs), e.name.replace(/\|/g, '\\|'), e.where]),
       ),
     );
-    out.push('', `By area: ${p.byArea.map((a) => `${a.area} ${a.selfPct}%`).join(', ')}`);
+    const areas = p.byArea.filter((a) => a.selfPct >= 0.5);
+    out.push('', `By area (≥ 0.5%): ${areas.map((a) => `${a.area} ${a.selfPct}%`).join(', ')}`);
   }
   return out.join('\n');
 }

