@@ -7,9 +7,6 @@ import { status as Status } from '@grpc/grpc-js';
  */
 export const ERROR_CODES = {
   CONFIG_INVALID: { status: Status.INVALID_ARGUMENT, retryable: false },
-  KAFKA_UNAVAILABLE: { status: Status.UNAVAILABLE, retryable: true },
-  LOCAL_KAFKA_FAILED: { status: Status.UNAVAILABLE, retryable: false },
-  SHUTTING_DOWN: { status: Status.UNAVAILABLE, retryable: true },
   SPILL_UNAVAILABLE: { status: Status.UNAVAILABLE, retryable: false },
 } as const;
 
