@@ -1,6 +1,7 @@
 import type { Config } from './config/schema';
 import { Ingestor } from './ingest/ingestor';
 import { Delivery } from './kafka/delivery';
+import type { WorkerInfo } from './kafka/pool/producer-pool';
 import { GrpcServer } from './server/grpc-server';
 import { HealthStatus } from './server/health';
 import { createLogger, type Logger } from './telemetry/logger';
@@ -28,6 +29,8 @@ export class Gateway {
   readonly #telemetry: Telemetry;
   #closing: Promise<void> | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
+  /** Why health says NOT_SERVING (draining aside); logged when it changes. */
+  #notServingReason: string | undefined = 'starting';
 
   constructor(config: Config, log: Logger = createLogger(config.log.level)) {
     this.#config = config;
@@ -66,6 +69,16 @@ export class Gateway {
     return this.#health.status === 'SERVING' ? 'SERVING' : 'NOT_SERVING';
   }
 
+  /** Why the gateway cannot take work (health NOT_SERVING), draining aside; undefined while it can. */
+  get notServingReason(): string | undefined {
+    return this.#notServingReason;
+  }
+
+  /** The producer worker processes (empty with workers: 0). */
+  get workers(): WorkerInfo[] {
+    return this.#delivery.workers;
+  }
+
   get kafkaConnected(): boolean {
     return this.#delivery.producer.connected;
   }
@@ -91,7 +104,13 @@ export class Gateway {
   }
 
   #refreshHealth(): void {
-    this.#health.setCanTakeWork(this.#delivery.canTakeWork);
+    const reason = this.#delivery.notServingReason;
+    if (reason !== this.#notServingReason) {
+      if (reason === undefined) this.#log.info('health SERVING: events can be made durable again');
+      else this.#log.error({ reason }, `health NOT_SERVING: ${reason}`);
+      this.#notServingReason = reason;
+    }
+    this.#health.setCanTakeWork(reason === undefined);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const KiB = 1024;
@@ -59,6 +60,10 @@ const limitsSchema = z.strictObject({
   /** Keep below the broker's message.max.bytes (1 MiB by default). */
   maxValueBytes: count(0, 1024 * MiB, 1_000_000),
   maxMetadataEntries: count(0, 10_000, 64),
+  /** The bucket becomes a header, and part of the Kafka key with routing.kafkaKey bucket_key. */
+  maxBucketBytes: count(1, 64 * KiB, 1 * KiB),
+  /** content_type becomes the commitlog-content-type header. */
+  maxContentTypeBytes: count(1, 64 * KiB, 256),
   /** Names plus values of all metadata entries of one event. */
   maxMetadataBytes: count(0, 16 * MiB, 16 * KiB),
 });
@@ -109,6 +114,11 @@ const grpcSchema = z.strictObject({
   /** grpc.max_connection_idle_ms: a connection without calls for this long gets GOAWAY. */
   maxConnectionIdleMs: msOrOff(1_000, 0),
 });
+  /**
+   * A call without a message either way for this long, while it owes the client no ack,
+   * ends UNAVAILABLE (slow-loris streams); health and reflection are exempt. Not a grpc-js option.
+   */
+  maxCallIdleMs: msOrOff(1_000, 0),
 
 /** The spill log (DESIGN.md §4, docs/spill-format.md). */
 const spillSchema = z.strictObject({
@@ -198,12 +208,24 @@ const securitySchema = z
 export const configSchema = z.strictObject({
   /** gRPC listen address. */
   listen: hostPort.default('0.0.0.0:50051'),
-  /** Producer worker pool size; 0 produces in the main thread. */
+  /**
+   * Producer worker processes, each with its own librdkafka producer; 0
+   * produces in the main thread; "auto" is one per core (docs/workers.md).
+   */
   workers: z
-    .int()
-    .min(0)
-    .max(0, 'only 0 (produce in the main thread) is supported until the worker pool lands')
-    .default(0),
+    .union([z.int().min(0).max(64), z.literal('auto')])
+    .default(0)
+    .transform((n) => (n === 'auto' ? availableParallelism() : n)),
+  /** How the worker pool restarts a worker that crashed or hung, and when it gives up. */
+  supervisor: z
+    .strictObject({
+      /** Restarts allowed within restartWindowMs; one more and the pool gives up (NOT_SERVING). */
+      maxRestarts: count(0, 1_000, 3),
+      restartWindowMs: count(100, 3_600_000, 5_000),
+      /** A worker that sends no heartbeat for this long is hung: it is killed and restarted. */
+      hangTimeoutMs: count(200, 600_000, 5_000),
+    })
+    .prefault({}),
   /** How long SIGTERM waits for in-flight events to settle. */
   drainTimeoutMs: count(0, 3_600_000, 30_000),
   log: z
@@ -225,6 +247,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** The validated configuration, every default applied. */
 export type Config = z.output<typeof configSchema>;
 export type KafkaConfig = Config['kafka'];
+export type SupervisorConfig = Config['supervisor'];
 export type RoutingConfig = Config['routing'];
 export type LimitsConfig = Config['limits'];
 export type TelemetryConfig = Config['telemetry'];

@@ -7,6 +7,8 @@ import { walkSegments } from '../spill/spill-tools';
 import type { Logger } from '../telemetry/logger';
 import type { GatewayMetrics } from '../telemetry/metrics';
 import type { Instruments } from '../telemetry/telemetry';
+import type { KafkaProducer } from './kafka-producer';
+import { ProducerPool, type WorkerInfo } from './pool/producer-pool';
 import { ProducerSink, type ProducerSinkEvents } from './producer-sink';
 import { RecordTracing } from './record-tracing';
 import { Replayer } from './replayer';
@@ -22,7 +24,7 @@ export class Delivery implements Sink {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #metrics: GatewayMetrics;
-  readonly producer: ProducerSink;
+  readonly producer: KafkaProducer;
   readonly #budget: DiskBudget;
   readonly spill: SpillLog;
   readonly #dead: DeadLetterLog;
@@ -38,7 +40,15 @@ export class Delivery implements Sink {
     this.#config = config;
     this.#log = log.child({ component: 'delivery' });
     this.#metrics = metrics;
-    this.producer = new ProducerSink(config.kafka, log, metrics, events);
+    this.producer =
+      config.workers === 0
+        ? new ProducerSink(config.kafka, log, metrics, events)
+        : new ProducerPool(
+            { size: config.workers, kafka: config.kafka, supervisor: config.supervisor, logLevel: config.log.level },
+            log,
+            metrics,
+            events,
+          );
     const { dir, maxBytes, segmentBytes } = config.spill;
     this.#budget = new DiskBudget(maxBytes);
     this.spill = new SpillLog({ dir, maxBytes, segmentBytes }, { budget: this.#budget });
@@ -49,12 +59,28 @@ export class Delivery implements Sink {
     this.#replayer = new Replayer(this.spill, this.producer, this.#sink, this.#keys, config.spill.replay, log, tracing);
   }
 
-  /** Whether a new event can be made durable somewhere: Kafka takes records, or the spill log has room. */
+  /**
+   * Whether a new event can be made durable somewhere: Kafka takes records, or
+   * the spill log has room. Never again once the producer has given up (a
+   * worker pool past its restart budget): the gateway needs a restart.
+   */
   get canTakeWork(): boolean {
+    if (this.producer.failure !== undefined) return false;
     if (this.producer.available) return true;
     if (this.#fullAt !== undefined && this.#budget.used >= this.#fullAt) return false;
     this.#fullAt = undefined;
     return this.#budget.used < this.#budget.maxBytes;
+  }
+
+  /** Why no new event can be made durable (see canTakeWork); undefined while one can. */
+  get notServingReason(): string | undefined {
+    if (this.canTakeWork) return undefined;
+    return this.producer.failure ?? `Kafka unavailable (${this.producer.lastError}) and the spill log is full`;
+  }
+
+  /** The producer worker processes, when there is a pool (workers > 0). */
+  get workers(): WorkerInfo[] {
+    return this.producer instanceof ProducerPool ? this.producer.workers : [];
   }
 
   /** Spilled events delivered by replay since start. */

@@ -1,9 +1,10 @@
 import { status as Status } from '@grpc/grpc-js';
 import { CODES, Producer, type DeliveryReport, type LibrdKafkaError, type MessageHeader } from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema';
-import type { KafkaRecord, Outcome, Sink } from '../sink';
+import type { KafkaRecord, Outcome } from '../sink';
 import type { Logger } from '../telemetry/logger';
 import type { GatewayMetrics } from '../telemetry/metrics';
+import type { KafkaProducer } from './kafka-producer';
 import { deliveryFailure, errorName, rejected } from './delivery-error';
 import { producerProperties } from './producer-config';
 
@@ -14,6 +15,9 @@ interface Pending {
   /** performance.now() when handed to librdkafka. */
   sentAt: number;
 }
+
+/** The instruments a producer records delivery into (a worker process forwards them to the gateway's). */
+export type DeliveryMetrics = Pick<GatewayMetrics, 'deliveryDuration' | 'deliveryFailures'>;
 
 /** What the owner of a ProducerSink is told. */
 export interface ProducerSinkEvents {
@@ -30,11 +34,11 @@ const RECONNECT_MAX_MS = 30_000;
  * wait, in order, in a backlog until delivery reports free room, so a burst is
  * never failed and per-key order is kept.
  */
-export class ProducerSink implements Sink {
+export class ProducerSink implements KafkaProducer {
   readonly #config: KafkaConfig;
   readonly #log: Logger;
   readonly #events: ProducerSinkEvents;
-  readonly #metrics: GatewayMetrics;
+  readonly #metrics: DeliveryMetrics;
   readonly #producer: Producer;
   readonly #inFlight = new Set<Pending>();
   #backlog: Pending[] = [];
@@ -46,7 +50,7 @@ export class ProducerSink implements Sink {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: KafkaConfig, log: Logger, metrics: GatewayMetrics, events: ProducerSinkEvents = {}) {
+  constructor(config: KafkaConfig, log: Logger, metrics: DeliveryMetrics, events: ProducerSinkEvents = {}) {
     this.#config = config;
     this.#metrics = metrics;
     this.#events = events;
@@ -78,6 +82,9 @@ export class ProducerSink implements Sink {
   get available(): boolean {
     return this.#connected && !this.#brokersDown;
   }
+
+  /** One producer does not give up: it keeps reconnecting. */
+  readonly failure = undefined;
 
   /** The last error librdkafka reported, for messages. */
   get lastError(): string {

@@ -3,14 +3,14 @@ import { HEADER, type KafkaRecord, type Outcome } from '../sink';
 import type { ReadEntry, SpillLog } from '../spill';
 import type { Logger } from '../telemetry/logger';
 import { isPermanentFailure } from './delivery-error';
-import type { ProducerSink } from './producer-sink';
+import type { KafkaProducer } from './kafka-producer';
 import { SpanKind } from '@opentelemetry/api';
 import { RecordTracing } from './record-tracing';
 import type { SpilledKeys } from './spilled-keys';
 import type { SpillingSink } from './spilling-sink';
 
 /** Where replay produces: the gateway's producer, or (`spill replay --topic`) one that retargets records. */
-export type ReplayTarget = Pick<ProducerSink, 'send' | 'connected'>;
+export type ReplayTarget = Pick<KafkaProducer, 'send' | 'connected'>;
 
 /**
  * Replays the spill log into Kafka by itself (DESIGN.md §4): reads records in

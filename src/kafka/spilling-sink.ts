@@ -3,7 +3,7 @@ import type { KafkaRecord, Outcome, Sink } from '../sink';
 import type { AppendResult, DeadLetterLog, SpillLog } from '../spill';
 import type { GatewayMetrics } from '../telemetry/metrics';
 import { isPermanentFailure, rejected } from './delivery-error';
-import type { ProducerSink } from './producer-sink';
+import type { KafkaProducer } from './kafka-producer';
 import { SpanKind } from '@opentelemetry/api';
 import { RecordTracing } from './record-tracing';
 import type { SpilledKeys } from './spilled-keys';
@@ -19,7 +19,7 @@ import type { SpilledKeys } from './spilled-keys';
  * either way is REJECTED.
  */
 export class SpillingSink implements Sink {
-  readonly #producer: ProducerSink;
+  readonly #producer: KafkaProducer;
   readonly #spill: SpillLog;
   readonly #dead: DeadLetterLog;
   readonly #keys: SpilledKeys;
@@ -28,7 +28,7 @@ export class SpillingSink implements Sink {
   readonly #tracing: RecordTracing;
 
   constructor(
-    producer: ProducerSink,
+    producer: KafkaProducer,
     spill: SpillLog,
     dead: DeadLetterLog,
     keys: SpilledKeys,

@@ -74,6 +74,11 @@ export class GatewayMetrics {
 
   readonly #meter: Meter;
 
+  /** For the instruments of parts that come and go with the configuration (the worker pool's). */
+  get meter(): Meter {
+    return this.#meter;
+  }
+
   /** Starts the saturation gauges (observed at each collection) and the event-loop delay monitor. */
   observe(sources: SaturationSources): void {
     const meter = this.#meter;
