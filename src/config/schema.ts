@@ -59,11 +59,11 @@ const limitsSchema = z.strictObject({
   maxKeyBytes: count(1, 16 * MiB, 64 * KiB),
   /** Keep below the broker's message.max.bytes (1 MiB by default). */
   maxValueBytes: count(0, 1024 * MiB, 1_000_000),
-  maxMetadataEntries: count(0, 10_000, 64),
   /** The bucket becomes a header, and part of the Kafka key with routing.kafkaKey bucket_key. */
   maxBucketBytes: count(1, 64 * KiB, 1 * KiB),
   /** content_type becomes the commitlog-content-type header. */
   maxContentTypeBytes: count(1, 64 * KiB, 256),
+  maxMetadataEntries: count(0, 10_000, 64),
   /** Names plus values of all metadata entries of one event. */
   maxMetadataBytes: count(0, 16 * MiB, 16 * KiB),
 });
@@ -113,12 +113,12 @@ const grpcSchema = z.strictObject({
   maxConnectionAgeGraceMs: msOrOff(1_000, 0),
   /** grpc.max_connection_idle_ms: a connection without calls for this long gets GOAWAY. */
   maxConnectionIdleMs: msOrOff(1_000, 0),
-});
   /**
    * A call without a message either way for this long, while it owes the client no ack,
    * ends UNAVAILABLE (slow-loris streams); health and reflection are exempt. Not a grpc-js option.
    */
   maxCallIdleMs: msOrOff(1_000, 0),
+});
 
 /** The spill log (DESIGN.md §4, docs/spill-format.md). */
 const spillSchema = z.strictObject({

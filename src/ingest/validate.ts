@@ -32,14 +32,19 @@ export class EventValidator {
     const { id, key, bucket, contentType } = event;
     if (id === '') return invalid('id: required, must not be empty');
     if (Buffer.byteLength(id) > limits.maxIdBytes)
-      return invalid(`id: ${Buffer.byteLength(id)} bytes, more than the limit of ${limits.maxIdBytes}`);
+      return overLimit('id', Buffer.byteLength(id), 'bytes', 'maxIdBytes', limits);
     if (key.length === 0) return invalid('key: required, must not be empty');
-    if (key.length > limits.maxKeyBytes)
-      return invalid(`key: ${key.length} bytes, more than the limit of ${limits.maxKeyBytes}`);
+    if (key.length > limits.maxKeyBytes) return overLimit('key', key.length, 'bytes', 'maxKeyBytes', limits);
     const isDelete = event.action === 'ACTION_DELETE';
     if (!isDelete && event.action !== 'ACTION_STORE') return invalid('action: must be ACTION_STORE or ACTION_DELETE');
     if (!isDelete && event.value.length > limits.maxValueBytes) {
-      return invalid(`value: ${event.value.length} bytes, more than the limit of ${limits.maxValueBytes}`);
+      return overLimit('value', event.value.length, 'bytes', 'maxValueBytes', limits);
+    }
+    const bucketBytes = Buffer.byteLength(bucket);
+    if (bucketBytes > limits.maxBucketBytes) return overLimit('bucket', bucketBytes, 'bytes', 'maxBucketBytes', limits);
+    const contentTypeBytes = Buffer.byteLength(contentType);
+    if (contentTypeBytes > limits.maxContentTypeBytes) {
+      return overLimit('content_type', contentTypeBytes, 'bytes', 'maxContentTypeBytes', limits);
     }
     if (event.topic !== '' && !TOPIC_NAME.test(event.topic)) {
       return invalid('topic: not a legal Kafka topic name (1-249 characters of [a-zA-Z0-9._-])');
@@ -58,7 +63,7 @@ export class EventValidator {
     if (contentType !== '') headers.push({ [HEADER.contentType]: contentType });
     const entries = Object.entries(event.metadata);
     if (entries.length > limits.maxMetadataEntries) {
-      return invalid(`metadata: ${entries.length} entries, more than the limit of ${limits.maxMetadataEntries}`);
+      return overLimit('metadata', entries.length, 'entries', 'maxMetadataEntries', limits);
     }
     let metadataBytes = 0;
     for (const [name, value] of entries) {
@@ -69,7 +74,7 @@ export class EventValidator {
       headers.push({ [name]: value });
     }
     if (metadataBytes > limits.maxMetadataBytes) {
-      return invalid(`metadata: ${metadataBytes} bytes, more than the limit of ${limits.maxMetadataBytes}`);
+      return overLimit('metadata', metadataBytes, 'bytes', 'maxMetadataBytes', limits);
     }
     const timestamp = commitTimeMs(event);
     if (timestamp === undefined) return invalid('commit_time: seconds must be >= 0 and nanos within 0..999999999');
@@ -90,6 +95,17 @@ function commitTimeMs(event: CommitEvent__Output): number | undefined {
 
 function reject(code: Status, message: string): Validated {
   return { ok: false, outcome: { kind: 'rejected', code, message } };
+}
+
+/** "value: 1001 bytes, more than limits.maxValueBytes (1000)": the field, its size, the setting and its value. */
+function overLimit(
+  field: string,
+  size: number,
+  unit: string,
+  limit: keyof LimitsConfig,
+  limits: LimitsConfig,
+): Validated {
+  return invalid(`${field}: ${size} ${unit}, more than limits.${limit} (${limits[limit]})`);
 }
 
 function invalid(message: string): Validated {

@@ -9,6 +9,7 @@ import { CallDrainer, type DrainRegistry, type WorkCounter } from './call-draine
 import type { Instruments } from '../telemetry/telemetry';
 import { authInterceptor } from './auth-interceptor';
 import { commitServiceHandlers } from './commit-service';
+import { idleCallInterceptor } from './idle-call-interceptor';
 import { rpcTelemetryInterceptor } from './rpc-telemetry';
 import type { HealthStatus } from './health';
 import { loadCommitlogProto, loadServiceDescriptors } from './proto';
@@ -45,10 +46,8 @@ export class GrpcServer {
     this.#config = config;
     this.#log = log.child({ component: 'grpc' });
     const service = loadCommitlogProto().commitlog.v1.CommitLogService.service;
-    this.#drainer = new CallDrainer({
-      counted: new Map([[service.CommitStream.path, COMMIT_STREAM_WORK]]),
-      exempt: [HEALTH_SERVICE],
-    });
+    const counted = new Map([[service.CommitStream.path, COMMIT_STREAM_WORK]]);
+    this.#drainer = new CallDrainer({ counted, exempt: [HEALTH_SERVICE] });
     const { security } = config;
     this.#tls = new TlsCredentials(security);
     this.#tokens =
@@ -59,7 +58,14 @@ export class GrpcServer {
     // Telemetry outermost, so calls the drainer or auth refuse are counted and traced too.
     this.#server = new Server({
       ...grpcServerOptions(config),
-      interceptors: [rpcTelemetryInterceptor(instruments, this.#log), this.#drainer.interceptor, auth],
+      interceptors: [
+        rpcTelemetryInterceptor(instruments, this.#log),
+        this.#drainer.interceptor,
+        ...(config.grpc.maxCallIdleMs > 0
+          ? [idleCallInterceptor({ idleMs: config.grpc.maxCallIdleMs, counted, exempt: OPEN_SERVICES })]
+          : []),
+        auth,
+      ],
     });
     this.#server.addService(service, commitServiceHandlers(ingestor, config, instruments));
     health.addTo(this.#server);

@@ -79,21 +79,37 @@ describe('EventValidator', () => {
 
   it('names the field and the limit for every kind of invalid event', () => {
     const v = validator({
-      limits: { maxIdBytes: 4, maxKeyBytes: 3, maxValueBytes: 2, maxMetadataEntries: 1, maxMetadataBytes: 4 },
+      limits: {
+        maxIdBytes: 4,
+        maxKeyBytes: 3,
+        maxValueBytes: 2,
+        maxBucketBytes: 5,
+        maxContentTypeBytes: 3,
+        maxMetadataEntries: 1,
+        maxMetadataBytes: 4,
+      },
     });
     const cases: Array<[Partial<CommitEvent__Output>, string]> = [
       [{ id: '' }, 'id: required, must not be empty'],
-      [{ id: 'e-123' }, 'id: 5 bytes, more than the limit of 4'],
+      [{ id: 'e-123' }, 'id: 5 bytes, more than limits.maxIdBytes (4)'],
       [{ key: Buffer.alloc(0) }, 'key: required, must not be empty'],
-      [{ key: Buffer.from('abcd') }, 'key: 4 bytes, more than the limit of 3'],
+      [{ key: Buffer.from('abcd') }, 'key: 4 bytes, more than limits.maxKeyBytes (3)'],
       [{ key: Buffer.from('k'), action: 'ACTION_UNSPECIFIED' }, 'action: must be ACTION_STORE or ACTION_DELETE'],
-      [{ key: Buffer.from('k'), value: Buffer.from('abc') }, 'value: 3 bytes, more than the limit of 2'],
+      [{ key: Buffer.from('k'), value: Buffer.from('abc') }, 'value: 3 bytes, more than limits.maxValueBytes (2)'],
+      [{ key: Buffer.from('k'), bucket: 'tenant' }, 'bucket: 6 bytes, more than limits.maxBucketBytes (5)'],
+      [
+        { key: Buffer.from('k'), contentType: 'text' },
+        'content_type: 4 bytes, more than limits.maxContentTypeBytes (3)',
+      ],
       [
         { key: Buffer.from('k'), topic: 'a/b' },
         'topic: not a legal Kafka topic name (1-249 characters of [a-zA-Z0-9._-])',
       ],
-      [{ key: Buffer.from('k'), metadata: { a: '1', b: '2' } }, 'metadata: 2 entries, more than the limit of 1'],
-      [{ key: Buffer.from('k'), metadata: { abc: 'de' } }, 'metadata: 5 bytes, more than the limit of 4'],
+      [
+        { key: Buffer.from('k'), metadata: { a: '1', b: '2' } },
+        'metadata: 2 entries, more than limits.maxMetadataEntries (1)',
+      ],
+      [{ key: Buffer.from('k'), metadata: { abc: 'de' } }, 'metadata: 5 bytes, more than limits.maxMetadataBytes (4)'],
       [{ key: Buffer.from('k'), metadata: { '': 'x' } }, 'metadata: an entry has an empty name'],
       [
         { key: Buffer.from('k'), commitTime: { seconds: '-1', nanos: 0 } },
