@@ -50,6 +50,13 @@ export class ByteWriter {
     this.#pos += value.length;
   }
 
+  /** A string of under 128 UTF-8 bytes (at most 42 UTF-16 units): one length byte, written after the string. */
+  shortUtf8(value: string): void {
+    const written = this.#buf.write(value, this.#pos + 1, 'utf8');
+    this.#buf[this.#pos] = written;
+    this.#pos += 1 + written;
+  }
+
   /** `byteLength` must be Buffer.byteLength(value): the caller has it from sizing. */
   utf8(value: string, byteLength: number): void {
     this.varint(byteLength);
