@@ -5,6 +5,7 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
+import type { Attributes, Histogram } from '@opentelemetry/api';
 import type { Config } from '../config/schema';
 import type { Ack } from '../gen/commitlog/v1/Ack';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
@@ -27,17 +28,16 @@ export function commitServiceHandlers(
   instruments: Instruments,
 ): CommitLogServiceHandlers {
   const { limits, admission } = config;
-  const { ackDuration } = instruments.metrics;
+  const ackLatency = new AckLatency(instruments);
 
-  /** Every event of a message that carries too many, rejected; undefined when the message is within the limit. */
-  function tooMany(events: readonly CommitEvent__Output[]): Promise<Outcome>[] | undefined {
+  /** The outcome of every event of a message that carries too many; undefined when the message is within the limit. */
+  function tooMany(events: readonly CommitEvent__Output[]): Outcome | undefined {
     if (events.length <= limits.maxEventsPerMessage) return undefined;
-    const outcome: Outcome = {
+    return {
       kind: 'rejected',
       code: Status.INVALID_ARGUMENT,
       message: `events: ${events.length} in one message, more than limits.maxEventsPerMessage (${limits.maxEventsPerMessage})`,
     };
-    return events.map(() => Promise.resolve(outcome));
   }
 
   return {
@@ -47,32 +47,62 @@ export function commitServiceHandlers(
     ): void {
       const received = performance.now();
       const events = call.request.events;
-      const outcomes =
-        tooMany(events) ??
-        ingestor.trySubmit(events, callContext(instruments, call.metadata), callPrincipal(call.metadata));
-      if (outcomes === undefined) {
-        // gRPC clients with a retry policy honour grpc-retry-pushback-ms.
-        const trailer = new Metadata();
-        trailer.set('grpc-retry-pushback-ms', String(admission.retryAfterMs));
-        callback({
-          code: Status.RESOURCE_EXHAUSTED,
-          details: `gateway at its in-flight cap (admission.maxInFlightEvents ${admission.maxInFlightEvents}, admission.maxInFlightBytes ${admission.maxInFlightBytes}); retry after ${admission.retryAfterMs} ms`,
-          metadata: trailer,
-        });
+      if (events.length === 0) {
+        callback(null, { acks: [] });
         return;
       }
-      void Promise.all(outcomes).then((settled) => {
-        callback(null, { acks: settled.map((outcome, i) => toAck(events[i].id, outcome)) });
+      const acks = new Array<Ack>(events.length);
+      const kinds = new Array<Outcome['kind']>(events.length);
+      let remaining = events.length;
+      const settle = (i: number, outcome: Outcome): void => {
+        acks[i] = toAck(events[i].id, outcome);
+        kinds[i] = outcome.kind;
+        if (--remaining > 0) return;
+        callback(null, { acks });
         const seconds = (performance.now() - received) / 1000;
-        for (const outcome of settled)
-          ackDuration.record(seconds, { 'rpc.method': 'Commit', 'commitlog.outcome': outcome.kind });
+        for (const kind of kinds) ackLatency.record('Commit', kind, seconds);
+      };
+      const refused = tooMany(events);
+      if (refused !== undefined) {
+        for (let i = 0; i < events.length; i++) settle(i, refused);
+        return;
+      }
+      if (ingestor.trySubmit(events, settle, callContext(instruments, call.metadata), callPrincipal(call.metadata)))
+        return;
+      // gRPC clients with a retry policy honour grpc-retry-pushback-ms.
+      const trailer = new Metadata();
+      trailer.set('grpc-retry-pushback-ms', String(admission.retryAfterMs));
+      callback({
+        code: Status.RESOURCE_EXHAUSTED,
+        details: `gateway at its in-flight cap (admission.maxInFlightEvents ${admission.maxInFlightEvents}, admission.maxInFlightBytes ${admission.maxInFlightBytes}); retry after ${admission.retryAfterMs} ms`,
+        metadata: trailer,
       });
     },
 
     CommitStream(call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>): void {
-      new StreamSession(call, ingestor, tooMany, instruments);
+      new StreamSession(call, ingestor, tooMany, instruments, ackLatency);
     },
   };
+}
+
+/** commitlog.ack.duration with its attribute objects made once, not per event. */
+class AckLatency {
+  readonly #histogram: Histogram;
+  readonly #attributes = new Map<string, Attributes>();
+
+  constructor(instruments: Instruments) {
+    this.#histogram = instruments.metrics.ackDuration;
+  }
+
+  record(method: 'Commit' | 'CommitStream', kind: Outcome['kind'], seconds: number): void {
+    const key = method === 'Commit' ? kind : `s${kind}`;
+    let attributes = this.#attributes.get(key);
+    if (attributes === undefined) {
+      attributes = { 'rpc.method': method, 'commitlog.outcome': kind };
+      this.#attributes.set(key, attributes);
+    }
+    this.#histogram.record(seconds, attributes);
+  }
 }
 
 /**
@@ -82,7 +112,11 @@ export function commitServiceHandlers(
  */
 class StreamSession {
   readonly #call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>;
+  readonly #ackLatency: AckLatency;
   #ready: Ack[] = [];
+  /** Per ack in #ready: when its message was received (performance.now()), and its outcome. */
+  #readyReceived: number[] = [];
+  #readyKinds: Array<Outcome['kind']> = [];
   #unsettled = 0;
   #clientDone = false;
   #flushScheduled = false;
@@ -90,33 +124,30 @@ class StreamSession {
   constructor(
     call: ServerDuplexStream<CommitStreamRequest__Output, CommitStreamResponse>,
     ingestor: Ingestor,
-    tooMany: (events: readonly CommitEvent__Output[]) => Promise<Outcome>[] | undefined,
+    tooMany: (events: readonly CommitEvent__Output[]) => Outcome | undefined,
     instruments: Instruments,
+    ackLatency: AckLatency,
   ) {
     this.#call = call;
-    const { ackDuration } = instruments.metrics;
+    this.#ackLatency = ackLatency;
     const context = callContext(instruments, call.metadata);
     const principal = callPrincipal(call.metadata);
     call.on('data', (request: CommitStreamRequest__Output) => {
       const received = performance.now();
       const events = request.events;
-      const outcomes = tooMany(events) ?? ingestor.submit(events, context, principal);
+      this.#unsettled += events.length;
+      const settle = (i: number, outcome: Outcome): void => this.#settled(events[i].id, outcome, received);
+      const refused = tooMany(events);
+      if (refused !== undefined) {
+        for (let i = 0; i < events.length; i++) settle(i, refused);
+      } else {
+        ingestor.submit(events, settle, context, principal);
+      }
       if (ingestor.admission.full && !call.isPaused()) {
         // Stop reading: grpc-js then stops pulling from the HTTP/2 stream and
         // flow control pushes back on the client until acks free room.
         call.pause();
         void ingestor.admission.whenRoom().then(() => call.resume());
-      }
-      this.#unsettled += events.length;
-      for (let i = 0; i < events.length; i++) {
-        const id = events[i].id;
-        void outcomes[i].then((outcome) => {
-          this.#settled(toAck(id, outcome));
-          ackDuration.record((performance.now() - received) / 1000, {
-            'rpc.method': 'CommitStream',
-            'commitlog.outcome': outcome.kind,
-          });
-        });
       }
     });
     call.on('end', () => {
@@ -127,9 +158,11 @@ class StreamSession {
     call.on('error', () => undefined);
   }
 
-  #settled(ack: Ack): void {
+  #settled(id: string, outcome: Outcome, received: number): void {
     this.#unsettled--;
-    this.#ready.push(ack);
+    this.#ready.push(toAck(id, outcome));
+    this.#readyReceived.push(received);
+    this.#readyKinds.push(outcome.kind);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
@@ -141,7 +174,14 @@ class StreamSession {
     if (this.#ready.length > 0 && !this.#call.cancelled) {
       this.#call.write({ acks: this.#ready });
     }
+    const now = performance.now();
+    const received = this.#readyReceived;
+    const kinds = this.#readyKinds;
+    for (let i = 0; i < kinds.length; i++)
+      this.#ackLatency.record('CommitStream', kinds[i], (now - received[i]) / 1000);
     this.#ready = [];
+    this.#readyReceived = [];
+    this.#readyKinds = [];
     this.#maybeEnd();
   }
 
