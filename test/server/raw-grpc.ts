@@ -77,6 +77,8 @@ export function rawCall(
     request.on('response', take);
     request.on('trailers', take);
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // The server has ended its side (status sent): finish ours too, even if we held it open.
+    request.on('end', () => request.close());
     request.on('error', () => undefined);
     request.on('close', () => {
       clearTimeout(timer);
