@@ -76,6 +76,7 @@ function startTarget(scenario: Scenario, ctx: RunContext, topic: string): Promis
           brokers: ctx.brokers,
           topic,
           variant: scenario.variant ?? 'metrics',
+          workers: scenario.workers ?? 0,
           otlpEndpoint: ctx.sink.endpoint,
           profileDir: ctx.profileDir,
         },

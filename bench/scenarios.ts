@@ -13,6 +13,8 @@ export interface Scenario {
   batch: number;
   /** Gateway set-up (target gateway). */
   variant?: GatewayVariant;
+  /** Producer worker processes (config `workers`) of the gateway; 0 when absent. */
+  workers?: number;
   /** Part of --quick (and so of the guard). */
   quick?: boolean;
 }
@@ -51,6 +53,13 @@ export const SCENARIOS: readonly Scenario[] = [
   echo('unary', 100),
   { ...gateway('stream', 100), id: 'bidi-100-otlp', label: 'bidi ×100 telemetry OTLP', variant: 'otlp', quick: false },
   { ...gateway('stream', 100), id: 'bidi-100-notel', label: 'bidi ×100 telemetry off', variant: 'off', quick: false },
+  ...[1, 2, 4].map((workers) => ({
+    ...gateway('stream', 100),
+    id: `bidi-100-w${workers}`,
+    label: `bidi ×100 ${workers} worker${workers > 1 ? 's' : ''}`,
+    workers,
+  })),
+  { ...gateway('unary', 1), id: 'unary-1-w2', label: 'unary ×1 2 workers', workers: 2 },
   { ...gateway('stream', 100), id: 'spill-bidi-100', label: 'bidi ×100 spill only', variant: 'spill', quick: false },
 ];
 

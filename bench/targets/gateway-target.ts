@@ -22,6 +22,8 @@ export interface GatewaySettings {
   brokers: string;
   topic: string;
   variant: GatewayVariant;
+  /** Producer worker processes (config `workers`). */
+  workers: number;
   /** OTLP/HTTP base URL of the sink (variant otlp). */
   otlpEndpoint?: string;
   /** Run under node --cpu-prof, writing the profile here when the gateway exits. */
@@ -133,6 +135,7 @@ function gatewayConfig(
   const spill = settings.variant === 'spill';
   return {
     listen,
+    workers: settings.workers,
     drainTimeoutMs: 10_000,
     log: { level: 'warn' },
     // A port nothing listens on: connection refused, Kafka unavailable from the start.

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import pino from 'pino';
 import type { Ack__Output } from '../../src/gen/commitlog/v1/Ack';
-import { readTopic, startGateway, storeEvent, uniqueTopic, until, type TestGateway } from '../common';
+import { freePort, readTopic, startGateway, storeEvent, uniqueTopic, until, type TestGateway } from '../common';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -82,7 +82,8 @@ describe('producer worker pool', function () {
 
   it('produces through two worker processes, keys spread over both, order per key kept', async () => {
     const topic = uniqueTopic('pool');
-    const gw = await startGateway({ workers: 2, routing: { defaultTopic: topic } });
+    const metricsListen = `127.0.0.1:${await freePort()}`;
+    const gw = await startGateway({ workers: 2, routing: { defaultTopic: topic }, telemetry: { metricsListen } });
     try {
       const pids = gw.gateway.workers.map((w) => w.pid);
       expect(pids).to.have.length(2);
@@ -97,6 +98,14 @@ describe('producer worker pool', function () {
         'both workers produced',
       ).to.equal(true);
       expect(workers.map((w) => w.restarts)).to.deep.equal([0, 0]);
+      // The same per worker on /metrics.
+      const text = await fetch(`http://${metricsListen}/metrics`).then((r) => r.text());
+      const series = (name: string) =>
+        [0, 1].map((w) => Number(new RegExp(`^${name}\\{worker="${w}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]));
+      expect(series('commitlog_worker_delivered_total')).to.deep.equal(workers.map((w) => w.delivered));
+      expect(series('commitlog_worker_restarts_total')).to.deep.equal([0, 0]);
+      expect(series('commitlog_worker_errors_total')).to.deep.equal([0, 0]);
+      expect(series('commitlog_worker_inflight')).to.deep.equal([0, 0]);
     } finally {
       await gw.close();
     }
