@@ -4,7 +4,7 @@ import type { LoadPlan, LoadResult, OutcomeName } from './load/protocol';
 import { summariseProfile } from './measure/cpu-profile';
 import { mergeHistograms, summarise } from './measure/latency';
 import type { OtlpSink } from './measure/otlp-sink';
-import { CpuWindow, peakRssMiB, resetPeakRss } from './measure/proc-stats';
+import { childPids, CpuWindow, peakRssMiB, resetPeakRss } from './measure/proc-stats';
 import { limitsOf, type ScenarioResult } from './result';
 import type { Scenario } from './scenarios';
 import { EchoTarget } from './targets/echo-target';
@@ -104,7 +104,8 @@ async function measure(
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     await sleep(warmupMs);
-    const serverPids = target ? [target.pid] : loads.map((l) => l.pid);
+    // A gateway with producer workers is the gateway process and its children.
+    const serverPids = target ? [target.pid, ...childPids(target.pid)] : loads.map((l) => l.pid);
     for (const pid of serverPids) resetPeakRss(pid);
     const loadPids = loads.map((l) => l.pid);
     const brokerPids = ctx.brokerPid === undefined ? [] : [ctx.brokerPid];
@@ -121,7 +122,8 @@ async function measure(
       name: target?.name ?? 'producer',
       cpu: sum(serverCpu.map((c) => c.cpu)),
       mainCpu: Math.max(...serverCpu.map((c) => c.mainCpu)),
-      peakRssMiB: Math.max(...peaks),
+      // Gateway and workers: the sum of their peaks (an upper bound); direct: the largest producer.
+      peakRssMiB: target ? sum(peaks) : Math.max(...peaks),
     };
     const genCpu = loadPids.map((pid) => cpu.processes.get(pid)?.cpu ?? 0);
     row.generator = {
