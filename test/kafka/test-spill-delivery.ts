@@ -28,48 +28,52 @@ describe('spill: Kafka goes away, events are spilled and replayed by themselves'
   });
   after(() => broker.close());
 
-  it('acks SPILLED while Kafka is down mid-stream and replays every acked event once it is back', async () => {
-    const topic = uniqueTopic('spill-stream');
-    const gw = await startGateway({
-      kafka: { brokers: broker.brokers, deliveryTimeoutMs: 3000 },
-      routing: { defaultTopic: topic },
-      spill: { replay: { retryMs: 200 } },
-    });
-    try {
-      const stream = gw.openStream();
-      let sent = 0;
-      for (let b = 0; b < 40; b++) {
-        if (b === 10) await broker.stop(); // Kafka goes away a quarter in
-        stream.write(
-          Array.from({ length: 50 }, (_, j) => storeEvent(`sp-${sent + j}`, `key-${(sent + j) % 37}`, `v${sent + j}`)),
-        );
-        sent += 50;
-        await sleep(20);
-      }
-      const acks: Ack__Output[] = await stream.finish();
-      expect(acks).to.have.length(sent);
-      const outcomes = new Map<string, number>();
-      for (const a of acks) outcomes.set(a.outcome, (outcomes.get(a.outcome) ?? 0) + 1);
-      expect(
-        [...outcomes.keys()].every((o) => o === 'OUTCOME_DELIVERED' || o === 'OUTCOME_SPILLED'),
-        JSON.stringify([...outcomes]),
-      ).to.equal(true);
-      expect(outcomes.get('OUTCOME_SPILLED') ?? 0).to.be.greaterThan(0);
-      expect(gw.gateway.spillBacklog).to.equal(outcomes.get('OUTCOME_SPILLED'));
+  for (const workers of [0, 2])
+    it(`acks SPILLED while Kafka is down mid-stream and replays every acked event once it is back (workers: ${workers})`, async () => {
+      const topic = uniqueTopic('spill-stream');
+      const gw = await startGateway({
+        workers,
+        kafka: { brokers: broker.brokers, deliveryTimeoutMs: 3000 },
+        routing: { defaultTopic: topic },
+        spill: { replay: { retryMs: 200 } },
+      });
+      try {
+        const stream = gw.openStream();
+        let sent = 0;
+        for (let b = 0; b < 40; b++) {
+          if (b === 10) await broker.stop(); // Kafka goes away a quarter in
+          stream.write(
+            Array.from({ length: 50 }, (_, j) =>
+              storeEvent(`sp-${sent + j}`, `key-${(sent + j) % 37}`, `v${sent + j}`),
+            ),
+          );
+          sent += 50;
+          await sleep(20);
+        }
+        const acks: Ack__Output[] = await stream.finish();
+        expect(acks).to.have.length(sent);
+        const outcomes = new Map<string, number>();
+        for (const a of acks) outcomes.set(a.outcome, (outcomes.get(a.outcome) ?? 0) + 1);
+        expect(
+          [...outcomes.keys()].every((o) => o === 'OUTCOME_DELIVERED' || o === 'OUTCOME_SPILLED'),
+          JSON.stringify([...outcomes]),
+        ).to.equal(true);
+        expect(outcomes.get('OUTCOME_SPILLED') ?? 0).to.be.greaterThan(0);
+        expect(gw.gateway.spillBacklog).to.equal(outcomes.get('OUTCOME_SPILLED'));
 
-      await broker.start();
-      await until('replay to empty the spill log', () => gw.gateway.spillBacklog === 0, 90_000);
-      const records = await readTopic(topic, sent, 1000, 60_000, broker.brokers);
-      const ids = new Set(records.map((r) => r.headers['commitlog-event-id']));
-      for (const a of acks) expect(ids.has(a.id), `acked ${a.outcome} ${a.id} in Kafka`).to.equal(true);
-      expect(unexplainedDuplicates(records)).to.deep.equal([]);
-      const replayed = records.filter((r) => 'commitlog-replayed' in r.headers);
-      expect(replayed.length).to.be.at.least(outcomes.get('OUTCOME_SPILLED')!);
-    } finally {
-      await broker.start().catch(() => undefined);
-      await gw.close();
-    }
-  });
+        await broker.start();
+        await until('replay to empty the spill log', () => gw.gateway.spillBacklog === 0, 90_000);
+        const records = await readTopic(topic, sent, 1000, 60_000, broker.brokers);
+        const ids = new Set(records.map((r) => r.headers['commitlog-event-id']));
+        for (const a of acks) expect(ids.has(a.id), `acked ${a.outcome} ${a.id} in Kafka`).to.equal(true);
+        expect(unexplainedDuplicates(records)).to.deep.equal([]);
+        const replayed = records.filter((r) => 'commitlog-replayed' in r.headers);
+        expect(replayed.length).to.be.at.least(outcomes.get('OUTCOME_SPILLED')!);
+      } finally {
+        await broker.start().catch(() => undefined);
+        await gw.close();
+      }
+    });
 
   it('keeps per-key order across spill and replay: a key with spilled events keeps spilling until replay caught up', async () => {
     const topic = uniqueTopic('spill-order');

@@ -26,6 +26,7 @@ export interface SlotOptions {
   readonly heartbeatMs: number;
 }
 
+const STARTUP_GRACE_MS = 10_000;
 const WORKER_MODULE = path.join(__dirname, `producer-worker${path.extname(__filename)}`);
 /** Under tsx (tests, `npm run dev` from source) the worker is TypeScript too. */
 const EXEC_ARGV = path.extname(__filename) === '.ts' ? ['--require', 'tsx/cjs'] : [];
@@ -80,7 +81,8 @@ export class WorkerSlot {
   /** Starts a worker process; resolves once its producer has made its first attempt to reach Kafka. */
   spawn(): Promise<void> {
     this.#ready = false;
-    this.lastHeardAt = performance.now();
+    // Starting node and loading librdkafka is not a hang: the first heartbeat gets extra time.
+    this.lastHeardAt = performance.now() + STARTUP_GRACE_MS;
     const child = fork(WORKER_MODULE, [], {
       execArgv: EXEC_ARGV,
       serialization: 'advanced',
