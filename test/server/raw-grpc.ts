@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import type { ConfigInput } from '../../src/config/schema';
 import type { CommitLogServiceClient } from '../../src/gen/commitlog/v1/CommitLogService';
 import { loadCommitlogProto } from '../../src/server/proto';
@@ -104,10 +104,18 @@ export function commitClient(address: string): CommitLogServiceClient {
 }
 
 /** One unary Commit of one event; resolves with its outcome name, or "status N". */
-export function commitOne(client: CommitLogServiceClient, id: string, timeoutMs = 30_000): Promise<string> {
+export function commitOne(
+  client: CommitLogServiceClient,
+  id: string,
+  timeoutMs = 30_000,
+  token?: string,
+): Promise<string> {
+  const metadata = new Metadata();
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
   return new Promise((resolve) =>
     client.Commit(
       { events: [storeEvent(id, id, `value of ${id}`)] },
+      metadata,
       { deadline: Date.now() + timeoutMs },
       (err, response) => resolve(err ? `status ${err.code}` : (response?.acks[0]?.outcome ?? 'no ack')),
     ),
@@ -128,9 +136,9 @@ export interface GatewayProcess {
 
 /**
  * The gateway in a process of its own (from the TypeScript sources, via tsx),
- * so that its RSS is its own; resolves once it delivers an event.
+ * so that its RSS is its own; resolves once it delivers an event (sent with `token`, if given).
  */
-export async function startGatewayProcess(settings: ConfigInput): Promise<GatewayProcess> {
+export async function startGatewayProcess(settings: ConfigInput, token?: string): Promise<GatewayProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'commitlog-hostile-'));
   const address = `127.0.0.1:${await freePort()}`;
   const file = path.join(dir, 'commitlog.yaml');
@@ -159,7 +167,7 @@ export async function startGatewayProcess(settings: ConfigInput): Promise<Gatewa
     rmSync(dir, { recursive: true, force: true });
   };
   for (let attempt = 0; ; attempt++) {
-    if ((await commitOne(client, `warm-${attempt}`, 5_000)) === 'OUTCOME_DELIVERED') break;
+    if ((await commitOne(client, `warm-${attempt}`, 5_000, token)) === 'OUTCOME_DELIVERED') break;
     if (attempt > 100 || child.exitCode !== null) {
       await close();
       throw new Error('gateway process did not come up');
