@@ -5,7 +5,6 @@ import {
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import type { Attributes, Histogram } from '@opentelemetry/api';
 import type { Config } from '../config/schema';
 import type { Ack } from '../gen/commitlog/v1/Ack';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
@@ -16,6 +15,7 @@ import type { CommitStreamRequest__Output } from '../gen/commitlog/v1/CommitStre
 import type { CommitStreamResponse } from '../gen/commitlog/v1/CommitStreamResponse';
 import type { Ingestor } from '../ingest/ingestor';
 import type { Outcome } from '../sink';
+import type { HistogramSeries, LocalHistogram } from '../telemetry/local-histograms';
 import type { Instruments } from '../telemetry/telemetry';
 import { toAck } from './ack';
 import { callPrincipal } from './auth-interceptor';
@@ -85,23 +85,23 @@ export function commitServiceHandlers(
   };
 }
 
-/** commitlog.ack.duration with its attribute objects made once, not per event. */
+/** commitlog.ack.duration, one series per method and outcome, looked up once. */
 class AckLatency {
-  readonly #histogram: Histogram;
-  readonly #attributes = new Map<string, Attributes>();
+  readonly #series = { Commit: new Map<string, HistogramSeries>(), CommitStream: new Map<string, HistogramSeries>() };
+  readonly #histogram: LocalHistogram;
 
   constructor(instruments: Instruments) {
     this.#histogram = instruments.metrics.ackDuration;
   }
 
   record(method: 'Commit' | 'CommitStream', kind: Outcome['kind'], seconds: number): void {
-    const key = method === 'Commit' ? kind : `s${kind}`;
-    let attributes = this.#attributes.get(key);
-    if (attributes === undefined) {
-      attributes = { 'rpc.method': method, 'commitlog.outcome': kind };
-      this.#attributes.set(key, attributes);
+    const byKind = this.#series[method];
+    let series = byKind.get(kind);
+    if (series === undefined) {
+      series = this.#histogram.series({ 'rpc.method': method, 'commitlog.outcome': kind });
+      byKind.set(kind, series);
     }
-    this.#histogram.record(seconds, attributes);
+    series.record(seconds);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { LocalHistograms, type LocalHistogram } from './local-histograms';
 
 /** Seconds, from 100 µs to a minute: sub-millisecond acks and a broker that hangs both resolve. */
 const LATENCY_BUCKETS_S = [
@@ -22,8 +23,8 @@ export interface SaturationSources {
  * the OTel conventions; docs/telemetry.md lists each with its meaning.
  */
 export class GatewayMetrics {
-  /** Receive → ack, per event. */
-  readonly ackDuration: Histogram;
+  /** Receive → ack, per event: aggregated locally (see LocalHistograms), one series per method and outcome. */
+  readonly ackDuration: LocalHistogram;
   /** Handed to librdkafka → delivery report, per record. */
   readonly deliveryDuration: Histogram;
   readonly eventsReceived: Counter;
@@ -35,10 +36,15 @@ export class GatewayMetrics {
   readonly #gauges: ObservableGauge[] = [];
   #loopDelay: IntervalHistogram | undefined;
 
-  constructor(meter: Meter) {
+  /** `local` must be among the metric producers of the readers that export `meter`'s metrics. */
+  constructor(meter: Meter, local: LocalHistograms = new LocalHistograms({ name: 'commitlog' })) {
     const latency = (name: string, description: string): Histogram =>
       meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S } });
-    this.ackDuration = latency('commitlog.ack.duration', 'Time from receiving an event to sending its ack');
+    this.ackDuration = local.create('commitlog.ack.duration', {
+      unit: 's',
+      description: 'Time from receiving an event to sending its ack',
+      boundaries: LATENCY_BUCKETS_S,
+    });
     this.deliveryDuration = latency(
       'commitlog.kafka.delivery.duration',
       'Time from handing a record to librdkafka to its delivery report',

@@ -17,6 +17,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import os from 'node:os';
 import type { TelemetryConfig } from '../config/schema';
+import { LocalHistograms } from './local-histograms';
 import type { Logger } from './logger';
 import { GatewayMetrics } from './metrics';
 
@@ -42,13 +43,20 @@ export class Telemetry {
   #tracerProvider: NodeTracerProvider | undefined;
   #meterProvider: MeterProvider | undefined;
   #prometheus: PrometheusExporter | undefined;
+  /** Per-event histograms aggregated outside the SDK; every reader collects them too. */
+  readonly #local: LocalHistograms;
 
   constructor(config: TelemetryConfig, version: string, log: Logger) {
     this.#config = config;
     this.#version = version;
     this.#log = log.child({ component: 'telemetry' });
+    this.#local = new LocalHistograms({ name: SCOPE, version });
     this.#build();
-    this.instruments = { tracer: this.tracer, propagator: this.propagator, metrics: new GatewayMetrics(this.meter) };
+    this.instruments = {
+      tracer: this.tracer,
+      propagator: this.propagator,
+      metrics: new GatewayMetrics(this.meter, this.#local),
+    };
   }
 
   readonly instruments: Instruments;
@@ -101,7 +109,12 @@ export class Telemetry {
       const at = config.metricsListen.lastIndexOf(':');
       const host = config.metricsListen.slice(0, at).replace(/^\[|\]$/g, '');
       const port = Number(config.metricsListen.slice(at + 1));
-      this.#prometheus = new PrometheusExporter({ host, port, preventServerStart: true });
+      this.#prometheus = new PrometheusExporter({
+        host,
+        port,
+        preventServerStart: true,
+        metricProducers: [this.#local],
+      });
       readers.push(this.#prometheus);
     }
     const metricsUrl =
@@ -111,6 +124,7 @@ export class Telemetry {
         new PeriodicExportingMetricReader({
           exporter: new OTLPMetricExporter({ url: metricsUrl, headers: config.otlpHeaders }),
           exportIntervalMillis: config.metricExportIntervalMs,
+          metricProducers: [this.#local],
         }),
       );
     }
