@@ -50,11 +50,25 @@ export class ByteWriter {
     this.#pos += value.length;
   }
 
-  /** A string of under 128 UTF-8 bytes (at most 42 UTF-16 units): one length byte, written after the string. */
+  /**
+   * A string of under 128 UTF-8 bytes (at most 42 UTF-16 units): one length
+   * byte, written after the string. ASCII (ids, topics, header names) is copied
+   * char by char: Buffer#write's argument handling cost more than the copy.
+   */
   shortUtf8(value: string): void {
-    const written = this.#buf.write(value, this.#pos + 1, 'utf8');
-    this.#buf[this.#pos] = written;
-    this.#pos += 1 + written;
+    const buf = this.#buf;
+    const start = this.#pos + 1;
+    let at = start;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) {
+        at = start + buf.write(value, start, 'utf8');
+        break;
+      }
+      buf[at++] = c;
+    }
+    buf[this.#pos] = at - start;
+    this.#pos = at;
   }
 
   /** `byteLength` must be Buffer.byteLength(value): the caller has it from sizing. */
