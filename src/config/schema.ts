@@ -66,6 +66,12 @@ const limitsSchema = z.strictObject({
   maxMetadataEntries: count(0, 10_000, 64),
   /** Names plus values of all metadata entries of one event. */
   maxMetadataBytes: count(0, 16 * MiB, 16 * KiB),
+  /**
+   * How far past the gateway's clock commit_time may be; 0: no check. Kafka 4 brokers refuse
+   * records more than message.timestamp.after.max.ms (1 hour) ahead (INVALID_TIMESTAMP), which
+   * the producer takes as retryable: such a record was spilled and replayed in vain.
+   */
+  maxCommitTimeAheadMs: count(0, 2_147_483_647, 3_600_000),
 });
 
 const dedupSchema = z.strictObject({

@@ -78,6 +78,12 @@ export class EventValidator {
     }
     const timestamp = commitTimeMs(event);
     if (timestamp === undefined) return invalid('commit_time: seconds must be >= 0 and nanos within 0..999999999');
+    const ahead = timestamp - Date.now();
+    if (limits.maxCommitTimeAheadMs > 0 && ahead > limits.maxCommitTimeAheadMs) {
+      return invalid(
+        `commit_time: ${Math.floor(timestamp / 1000)} s since the epoch is ${ahead} ms ahead of the gateway's clock, more than limits.maxCommitTimeAheadMs (${limits.maxCommitTimeAheadMs})`,
+      );
+    }
 
     const kafkaKey = this.#bucketKey ? Buffer.concat([Buffer.from(`${bucket}/`), key]) : key;
     const value = isDelete ? null : event.value;

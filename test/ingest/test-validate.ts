@@ -121,6 +121,20 @@ describe('EventValidator', () => {
     }
   });
 
+  it('refuses a commit_time further ahead of the clock than limits.maxCommitTimeAheadMs; 0 turns the check off', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const at = (seconds: number) => decoded({ commitTime: { seconds: String(seconds), nanos: 0 } });
+    const v = validator({ limits: { maxCommitTimeAheadMs: 60_000 } });
+    expect(v.validate(at(now + 30)).ok).to.equal(true);
+    const [code, message] = rejection(v.validate(at(now + 3600)));
+    expect(code).to.equal(Status.INVALID_ARGUMENT);
+    expect(message).to.match(
+      /^commit_time: \d+ s since the epoch is \d+ ms ahead of the gateway's clock, more than limits\.maxCommitTimeAheadMs \(60000\)$/,
+    );
+    expect(validator({ limits: { maxCommitTimeAheadMs: 0 } }).validate(at(now + 3600)).ok).to.equal(true);
+    expect(validator().validate(at(now + 7200)).ok).to.equal(false);
+  });
+
   it('refuses an explicit topic with PERMISSION_DENIED when events may not choose one', () => {
     const v = validator({ routing: { allowEventTopic: false } });
     expect(rejection(v.validate(decoded({ topic: 'other' })))[0]).to.equal(Status.PERMISSION_DENIED);

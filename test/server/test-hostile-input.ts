@@ -21,6 +21,7 @@ const LIMITS = {
   maxMetadataEntries: 2,
   maxMetadataBytes: 20,
   maxEventsPerMessage: 4,
+  maxCommitTimeAheadMs: 60_000,
 } satisfies ConfigInput['limits'];
 
 type Case = readonly [name: string, under: Partial<CommitEvent>, over: Partial<CommitEvent>, message: string];
@@ -79,6 +80,18 @@ const CASES: Case[] = [
     'topic: not a legal Kafka topic name (1-249 characters of [a-zA-Z0-9._-])',
   ],
   ['topic characters', {}, { topic: 'orders/eu' }, 'topic: not a legal Kafka topic name'],
+  [
+    'commit_time ahead',
+    { commitTime: { seconds: String(Math.floor(Date.now() / 1000) + 30), nanos: 0 } },
+    { commitTime: { seconds: String(Math.floor(Date.now() / 1000) + 300), nanos: 0 } },
+    'more than limits.maxCommitTimeAheadMs (60000)',
+  ],
+  [
+    'commit_time range',
+    { commitTime: { seconds: String(Math.floor(Date.now() / 1000)), nanos: 999_999_999 } },
+    { commitTime: { seconds: '-1', nanos: 0 } },
+    'commit_time: seconds must be >= 0 and nanos within 0..999999999',
+  ],
   ['empty id', {}, { id: '' }, 'id: required, must not be empty'],
   ['empty key', {}, { key: Buffer.alloc(0) }, 'key: required, must not be empty'],
   ['action', {}, { action: 'ACTION_UNSPECIFIED' }, 'action: must be ACTION_STORE or ACTION_DELETE'],
