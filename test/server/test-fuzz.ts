@@ -2,7 +2,6 @@ import { status as Status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { CommitEvent } from '../../src/gen/commitlog/v1/CommitEvent';
-import type { CommitResponse__Output } from '../../src/gen/commitlog/v1/CommitResponse';
 import { loadCommitlogProto } from '../../src/server/proto';
 import { readTopic, startGateway, uniqueTopic, type TestGateway } from '../common';
 import { COMMIT, COMMIT_STREAM, frame, rawCall } from './raw-grpc';
