@@ -1,6 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import type { KafkaRecord, Outcome, Sink } from '../sink';
 import type { AppendResult, DeadLetterLog, SpillLog } from '../spill';
+import { spillRecord } from '../spill/spill-record';
 import type { GatewayMetrics } from '../telemetry/metrics';
 import { isPermanentFailure, rejected } from './delivery-error';
 import type { KafkaProducer } from './kafka-producer';
@@ -75,7 +76,7 @@ export class SpillingSink implements Sink {
   spill(record: KafkaRecord, reason: string): Promise<Outcome> {
     this.#keys.add(record);
     const span = this.#tracing.start(record, 'spill', SpanKind.INTERNAL, { 'commitlog.spill.reason': reason });
-    return this.#spill.append({ ...record, reason }).then((result): Outcome => {
+    return this.#spill.append(spillRecord(record, reason)).then((result): Outcome => {
       const outcome = this.#appended(record, result);
       RecordTracing.end(span, outcome);
       return outcome;
@@ -94,7 +95,7 @@ export class SpillingSink implements Sink {
 
   /** Keeps a permanently failed record with its reason; DEAD_LETTERED once fsync'd. */
   deadLetter(record: KafkaRecord, failure: Extract<Outcome, { kind: 'rejected' }>): Promise<Outcome> {
-    return this.#dead.append({ ...record, reason: failure.message }).then((result): Outcome => {
+    return this.#dead.append(spillRecord(record, failure.message)).then((result): Outcome => {
       if (result.ok) return { kind: 'dead_lettered', code: failure.code, message: failure.message };
       this.#metrics.spillErrors.add(1, { error: result.code });
       return rejected(

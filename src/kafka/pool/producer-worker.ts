@@ -8,7 +8,7 @@ import type { Attributes } from '@opentelemetry/api';
 import type { Outcome } from '../../sink';
 import { createLogger } from '../../telemetry/logger';
 import { ProducerSink, type DeliveryMetrics } from '../producer-sink';
-import { unpackRecords, type FromWorker, type ToWorker, type WorkerState } from './protocol';
+import { settledMessage, unpackRecords, type FromWorker, type ToWorker, type WorkerState } from './protocol';
 
 function post(message: FromWorker, then?: () => void): void {
   process.send!(message, undefined, undefined, then);
@@ -48,10 +48,7 @@ class Outbox {
       then?.();
       return;
     }
-    post(
-      { t: 'settled', seqs: this.seqs, outcomes: this.outcomes, durations: this.durations, errors: this.errors },
-      then,
-    );
+    post(settledMessage(this.seqs, this.outcomes, this.durations, this.errors), then);
     this.seqs = [];
     this.outcomes = [];
     this.durations = [];

@@ -1,6 +1,6 @@
 import type { KafkaConfig } from '../../config/schema';
 import type { KafkaRecord, Outcome } from '../../sink';
-import { decodeSpillPayload, encodeSpillPayload } from '../../spill/spill-record';
+import { decodeSpillPayload, encodeSpillPayload, spillRecord } from '../../spill/spill-record';
 
 /**
  * The messages between the pool (the gateway's main thread) and a producer
@@ -33,23 +33,80 @@ export type FromWorker =
   | ({ readonly t: 'ready' } & WorkerState)
   /** Every heartbeatMs, and when the connection changes. */
   | ({ readonly t: 'state' } & WorkerState)
-  | {
-      readonly t: 'settled';
-      readonly seqs: readonly number[];
-      readonly outcomes: readonly Outcome[];
-      /** Delivery-report latencies since the last message, in seconds, and the librdkafka error of each ('' when none). */
-      readonly durations: readonly number[];
-      readonly errors: readonly string[];
-    }
+  | Settled
   /** The producer is closed and every record it took is settled. */
   | { readonly t: 'closed' };
+
+/**
+ * Outcomes of records, by sequence number. DELIVERED, nearly all of them,
+ * travels as typed arrays (copied as raw bytes, nothing to build per record
+ * on either side); the topic is the record's own. Other outcomes as objects.
+ */
+export interface Settled {
+  readonly t: 'settled';
+  readonly seqs: Float64Array;
+  /** Partition, or -1 where `others` holds the outcome. */
+  readonly partitions: Int32Array;
+  readonly offsets: Float64Array;
+  readonly others: ReadonlyArray<readonly [index: number, outcome: Outcome]>;
+  /** Delivery-report latencies since the last message, in seconds, and the librdkafka error of each ('' when none). */
+  readonly durations: Float64Array;
+  readonly errors: readonly string[];
+}
+
+/** The settled message for these outcomes (and delivery timings). */
+export function settledMessage(
+  seqs: readonly number[],
+  outcomes: readonly Outcome[],
+  durations: readonly number[],
+  errors: readonly string[],
+): Settled {
+  const partitions = new Int32Array(seqs.length);
+  const offsets = new Float64Array(seqs.length);
+  const others: Array<readonly [number, Outcome]> = [];
+  for (let i = 0; i < outcomes.length; i++) {
+    const outcome = outcomes[i];
+    if (outcome.kind === 'delivered') {
+      partitions[i] = outcome.partition;
+      offsets[i] = Number(outcome.offset);
+    } else {
+      partitions[i] = -1;
+      others.push([i, outcome]);
+    }
+  }
+  return {
+    t: 'settled',
+    seqs: Float64Array.from(seqs),
+    partitions,
+    offsets,
+    others,
+    durations: Float64Array.from(durations),
+    errors,
+  };
+}
+
+/** Calls `settle` with each outcome of a settled message; `topicOf` gives a delivered record's topic. */
+export function readSettled(
+  message: Settled,
+  topicOf: (seq: number) => string | undefined,
+  settle: (seq: number, outcome: Outcome) => void,
+): void {
+  const { seqs, partitions, offsets, others } = message;
+  for (let i = 0; i < seqs.length; i++) {
+    if (partitions[i] === -1) continue;
+    const topic = topicOf(seqs[i]);
+    if (topic !== undefined)
+      settle(seqs[i], { kind: 'delivered', topic, partition: partitions[i], offset: String(offsets[i]) });
+  }
+  for (const [i, outcome] of others) settle(seqs[i], outcome);
+}
 
 const LENGTH_BYTES = 4;
 
 /** One buffer for a batch of records. */
 export function packRecords(records: readonly KafkaRecord[]): Buffer {
   const parts = records.map((record) => {
-    const part = encodeSpillPayload({ ...record, reason: '' }, LENGTH_BYTES);
+    const part = encodeSpillPayload(spillRecord(record, ''), LENGTH_BYTES);
     part.writeUInt32LE(part.length - LENGTH_BYTES, 0);
     return part;
   });
@@ -66,8 +123,8 @@ export function unpackRecords(packed: Uint8Array): KafkaRecord[] {
     const decoded = decodeSpillPayload(buf.subarray(at, at + length));
     // The gateway encoded it a moment ago: anything else is a bug, and the worker crashes on it.
     if (decoded.kind !== 'record') throw new Error(`producer worker: undecodable record (${decoded.kind})`);
-    const { reason: _reason, ...record } = decoded.record;
-    records.push(record);
+    // A SpillRecord is a KafkaRecord (its empty reason goes unread): no copy into another shape.
+    records.push(decoded.record);
     at += length;
   }
   return records;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { KafkaConfig } from '../../config/schema';
 import type { KafkaRecord, Outcome } from '../../sink';
 import { rejected } from '../delivery-error';
-import { packRecords, type FromWorker, type ToWorker, type WorkerState } from './protocol';
+import { packRecords, readSettled, type FromWorker, type Settled, type ToWorker, type WorkerState } from './protocol';
 
 /** A record the slot owes an outcome for. */
 export interface Pending {
@@ -17,7 +17,7 @@ export interface SlotEvents {
   /** The worker process ended without being asked to: `reason` says how. */
   onDeath(slot: WorkerSlot, reason: string): void;
   onState(slot: WorkerSlot): void;
-  onSettled(slot: WorkerSlot, message: Extract<FromWorker, { t: 'settled' }>): void;
+  onSettled(slot: WorkerSlot, message: Settled): void;
 }
 
 export interface SlotOptions {
@@ -177,15 +177,18 @@ export class WorkerSlot {
         this.#setState(message);
         break;
       case 'settled':
-        for (let i = 0; i < message.seqs.length; i++) {
-          const pending = this.#sent.get(message.seqs[i]);
-          if (pending === undefined) continue;
-          this.#sent.delete(message.seqs[i]);
-          const outcome = message.outcomes[i];
-          if (outcome.kind === 'delivered') this.delivered++;
-          else this.errors++;
-          pending.resolve(outcome);
-        }
+        readSettled(
+          message,
+          (seq) => this.#sent.get(seq)?.record.topic,
+          (seq, outcome) => {
+            const pending = this.#sent.get(seq);
+            if (pending === undefined) return;
+            this.#sent.delete(seq);
+            if (outcome.kind === 'delivered') this.delivered++;
+            else this.errors++;
+            pending.resolve(outcome);
+          },
+        );
         this.#events.onSettled(this, message);
         break;
       case 'closed':
