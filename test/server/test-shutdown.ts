@@ -96,72 +96,74 @@ describe('graceful shutdown', () => {
     }
   });
 
-  it('with Kafka hung, spills what it took before drainTimeoutMs (acked SPILLED) and serves NOT_SERVING until then', async function () {
-    const broker = await kafka();
-    if (broker.local === undefined) this.skip(); // pausing needs a broker process of our own
-    const topic = uniqueTopic('drain-hung');
-    const drainTimeoutMs = 3_000;
-    const gw = await startGateway({ drainTimeoutMs, routing: { defaultTopic: topic } });
-    try {
-      expect((await commit(gw.client, 'warm-up', topic)).ok).to.equal(true);
-      const streams = ['x', 'y'].map((name) => busyStream(gw.client, name, topic, 10, 10));
-      await until('acks on every stream', () => streams.every((s) => s.acks.length > 0));
-      broker.pause();
-      // A stream whose client half-closed, everything read: it ends OK once answered.
-      const finished = gw.openStream();
-      finished.write(['z-1', 'z-2', 'z-3'].map((id) => storeEvent(id, 'k', 'v', { topic })));
-      const finishedAcks = finished.finish();
-      await sleep(300);
+  for (const workers of [0, 2])
+    it(`with Kafka hung, spills what it took before drainTimeoutMs (acked SPILLED) and serves NOT_SERVING until then (workers: ${workers})`, async function () {
+      const broker = await kafka();
+      if (broker.local === undefined) this.skip(); // pausing needs a broker process of our own
+      const topic = uniqueTopic('drain-hung');
+      const drainTimeoutMs = 3_000;
+      const gw = await startGateway({ workers, drainTimeoutMs, routing: { defaultTopic: topic } });
+      try {
+        expect((await commit(gw.client, 'warm-up', topic)).ok).to.equal(true);
+        const streams = ['x', 'y'].map((name) => busyStream(gw.client, name, topic, 10, 10));
+        await until('acks on every stream', () => streams.every((s) => s.acks.length > 0));
+        broker.pause();
+        // A stream whose client half-closed, everything read: it ends OK once answered.
+        const finished = gw.openStream();
+        finished.write(['z-1', 'z-2', 'z-3'].map((id) => storeEvent(id, 'k', 'v', { topic })));
+        const finishedAcks = finished.finish();
+        await sleep(300);
 
-      const started = Date.now();
-      const closing = gw.gateway.close();
-      await sleep(500);
-      // A client that connects only now still reaches the health service.
-      const late = new HealthClient(gw.gateway.address);
-      const check = await late.check();
-      late.close();
-      const refused = await commit(gw.client, 'late-1', topic);
-      await closing;
-      const elapsed = Date.now() - started;
-      broker.resume();
+        const started = Date.now();
+        const closing = gw.gateway.close();
+        await sleep(500);
+        // A client that connects only now still reaches the health service.
+        const late = new HealthClient(gw.gateway.address);
+        const check = await late.check();
+        late.close();
+        const refused = await commit(gw.client, 'late-1', topic);
+        await closing;
+        const elapsed = Date.now() - started;
+        broker.resume();
 
-      expect(check).to.deep.equal({ ok: true, value: 'NOT_SERVING' });
-      expect(refused).to.deep.equal({ ok: false, code: Status.UNAVAILABLE, details: 'gateway is shutting down' });
-      // The producer gets the drain timeout less a quarter (at most 2 s) kept for spilling what it still holds.
-      expect(elapsed).to.be.within(drainTimeoutMs * 0.75 - 100, drainTimeoutMs + 2_000);
+        expect(check).to.deep.equal({ ok: true, value: 'NOT_SERVING' });
+        expect(refused).to.deep.equal({ ok: false, code: Status.UNAVAILABLE, details: 'gateway is shutting down' });
+        // The producer gets the drain timeout less a quarter (at most 2 s) kept for spilling what it still holds.
+        expect(elapsed).to.be.within(drainTimeoutMs * 0.75 - 100, drainTimeoutMs + 2_000);
 
-      const delivered: Ack__Output[] = [];
-      const spilled: string[] = [];
-      for (const stream of streams) {
-        const ended = await checkAccounted(stream);
-        expect(ended).to.include({ ok: false, code: Status.UNAVAILABLE });
-        const notDelivered = stream.acks.filter((a) => a.outcome !== 'OUTCOME_DELIVERED');
-        // What was in flight when Kafka hung was answered, not dropped.
-        expect(notDelivered.length).to.be.above(0);
-        for (const ack of notDelivered) expect(ack.outcome).to.equal('OUTCOME_SPILLED');
-        delivered.push(...stream.acks.filter((a) => a.outcome === 'OUTCOME_DELIVERED'));
-        spilled.push(...notDelivered.map((a) => a.id));
+        const delivered: Ack__Output[] = [];
+        const spilled: string[] = [];
+        for (const stream of streams) {
+          const ended = await checkAccounted(stream);
+          expect(ended).to.include({ ok: false, code: Status.UNAVAILABLE });
+          const notDelivered = stream.acks.filter((a) => a.outcome !== 'OUTCOME_DELIVERED');
+          // What was in flight when Kafka hung was answered, not dropped.
+          expect(notDelivered.length).to.be.above(0);
+          for (const ack of notDelivered) expect(ack.outcome).to.equal('OUTCOME_SPILLED');
+          delivered.push(...stream.acks.filter((a) => a.outcome === 'OUTCOME_DELIVERED'));
+          spilled.push(...notDelivered.map((a) => a.id));
+        }
+        const closedAcks = await finishedAcks;
+        expect(closedAcks.map((a) => [a.id, a.outcome]).sort()).to.deep.equal([
+          ['z-1', 'OUTCOME_SPILLED'],
+          ['z-2', 'OUTCOME_SPILLED'],
+          ['z-3', 'OUTCOME_SPILLED'],
+        ]);
+        // Every SPILLED ack is a record in the spill log the next start replays.
+        const kept: string[] = [];
+        await walkSegments(
+          gw.spillDir,
+          (ref, _offset, _bytes, record) => void (ref.log === 'spill' && kept.push(record.id)),
+        );
+        expect(kept.sort()).to.deep.equal([...spilled, 'z-1', 'z-2', 'z-3'].sort());
+        const inKafka = new Set(
+          (await readTopic(topic, delivered.length + 1)).map((r) => r.headers['commitlog-event-id']),
+        );
+        for (const ack of delivered)
+          expect(inKafka.has(ack.id), `${ack.id} acked DELIVERED is in Kafka`).to.equal(true);
+      } finally {
+        broker.resume();
+        await gw.close();
       }
-      const closedAcks = await finishedAcks;
-      expect(closedAcks.map((a) => [a.id, a.outcome]).sort()).to.deep.equal([
-        ['z-1', 'OUTCOME_SPILLED'],
-        ['z-2', 'OUTCOME_SPILLED'],
-        ['z-3', 'OUTCOME_SPILLED'],
-      ]);
-      // Every SPILLED ack is a record in the spill log the next start replays.
-      const kept: string[] = [];
-      await walkSegments(
-        gw.spillDir,
-        (ref, _offset, _bytes, record) => void (ref.log === 'spill' && kept.push(record.id)),
-      );
-      expect(kept.sort()).to.deep.equal([...spilled, 'z-1', 'z-2', 'z-3'].sort());
-      const inKafka = new Set(
-        (await readTopic(topic, delivered.length + 1)).map((r) => r.headers['commitlog-event-id']),
-      );
-      for (const ack of delivered) expect(inKafka.has(ack.id), `${ack.id} acked DELIVERED is in Kafka`).to.equal(true);
-    } finally {
-      broker.resume();
-      await gw.close();
-    }
-  });
+    });
 });
