@@ -10,7 +10,7 @@ export function toAck(id: string, outcome: Outcome): Ack {
         outcome: 'OUTCOME_DELIVERED',
         topic: outcome.topic,
         partition: outcome.partition,
-        offset: outcome.offset,
+        offset: wireOffset(outcome.offset),
       };
     case 'spilled':
       return { id, outcome: 'OUTCOME_SPILLED' };
@@ -23,4 +23,13 @@ export function toAck(id: string, outcome: Outcome): Ack {
     case 'rejected':
       return { id, outcome: 'OUTCOME_REJECTED', code: outcome.code, message: outcome.message };
   }
+}
+
+/**
+ * A number where it is exact (up to 15 digits, far below 2^53), else the
+ * decimal string: protobufjs turns a string into a Long digit by digit, which
+ * made serializing an ack about 10% dearer.
+ */
+function wireOffset(offset: string): number | string {
+  return offset.length <= 15 ? Number(offset) : offset;
 }
