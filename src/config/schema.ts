@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
@@ -9,6 +10,54 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/, 'expected host:port, e.g. 0.0.0.0:50051')
   .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+type KafkaSettings = z.output<typeof kafkaSchema>;
+type KafkaProperties = KafkaSettings['properties'];
+
+/** The SASL properties librdkafka gets from kafka.sasl; also in kafka.properties is an error. */
+const SASL_PROPERTIES = ['sasl.mechanisms', 'sasl.mechanism', 'sasl.username', 'sasl.password'];
+
+/**
+ * Folds kafka.sasl into the librdkafka properties, reading its files. A file
+ * that cannot be read stops start-up naming the setting. security.protocol
+ * defaults to SASL_SSL: a password is not sent in clear text unless
+ * kafka.properties says SASL_PLAINTEXT.
+ */
+function withSaslProperties(kafka: KafkaSettings, ctx: z.RefinementCtx<KafkaSettings>): KafkaSettings {
+  const sasl = kafka.sasl;
+  if (sasl === undefined) return kafka;
+  const issue = (path: string[], message: string): KafkaSettings => {
+    ctx.addIssue({ code: 'custom', path, message });
+    return kafka;
+  };
+  for (const name of SASL_PROPERTIES) {
+    if (name in kafka.properties) return issue(['properties', name], 'set by kafka.sasl: set it in one place only');
+  }
+  const protocol = kafka.properties['security.protocol'] ?? 'SASL_SSL';
+  if (protocol !== 'SASL_SSL' && protocol !== 'SASL_PLAINTEXT') {
+    return issue(['properties', 'security.protocol'], 'kafka.sasl needs SASL_SSL or SASL_PLAINTEXT');
+  }
+  const read = (file: string, field: string): string | undefined => {
+    try {
+      // A trailing newline (echo, kubectl create secret --from-file) is not part of the secret.
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      issue(['sasl', field], `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      return undefined;
+    }
+  };
+  const username = sasl.username ?? read(sasl.usernameFile!, 'usernameFile');
+  const password = read(sasl.passwordFile, 'passwordFile');
+  if (username === undefined || password === undefined) return kafka;
+  const properties: KafkaProperties = {
+    ...kafka.properties,
+    'security.protocol': protocol,
+    'sasl.mechanisms': sasl.mechanism,
+    'sasl.username': username,
+    'sasl.password': password,
+  };
+  return { ...kafka, properties };
+}
 
 /** Kafka's legal topic names (kafka.common.internals.Topic). */
 export const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -38,6 +87,19 @@ const kafkaSchema = z.strictObject({
   connectTimeoutMs: count(100, 600_000, 10_000),
   /** More librdkafka properties, passed through as they are (security.protocol, sasl.*, ssl.*). */
   properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  /**
+   * SASL credentials from files (a mounted Secret), so that no password sits in the config
+   * file; read once at start and handed to librdkafka as sasl.mechanisms/username/password.
+   */
+  sasl: z
+    .strictObject({
+      mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+      username: z.string().min(1).optional(),
+      usernameFile: z.string().min(1).optional(),
+      passwordFile: z.string().min(1),
+    })
+    .refine((s) => (s.username === undefined) !== (s.usernameFile === undefined), 'set username or usernameFile')
+    .optional(),
 });
 
 const routingSchema = z.strictObject({
@@ -237,7 +299,7 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
-  kafka: kafkaSchema.prefault({}),
+  kafka: kafkaSchema.transform(withSaslProperties).prefault({}),
   routing: routingSchema.prefault({}),
   limits: limitsSchema.prefault({}),
   spill: spillSchema.prefault({}),

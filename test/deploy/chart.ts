@@ -55,7 +55,7 @@ export interface Volume {
   name: string;
   emptyDir?: { sizeLimit?: string };
   configMap?: { name: string };
-  secret?: { secretName: string };
+  secret?: { secretName: string; defaultMode?: number; items?: { key: string; path: string }[] };
   hostPath?: unknown;
 }
 

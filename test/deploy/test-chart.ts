@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -29,15 +29,31 @@ import { configValuesSchema, readValuesSchema } from './values-schema';
  * of the rendered objects (kubeconform) is in scripts/tools/check-deploy.
  */
 
-const BIN = path.join(ROOT, 'bin', 'commitlog.js');
+/** The CLI from the sources (via tsx), so the check is of the code under test, not of a stale dist/. */
+const CLI = ['--require', 'tsx/cjs', path.join(ROOT, 'test', 'server', 'gateway-entry.ts')];
 
-/** `commitlog serve --config FILE --check-config` with only the pod's literal environment. */
-function checkConfig(configYaml: string, env: Record<string, string>): { status: number | null; output: string } {
+/**
+ * `commitlog serve --config FILE --check-config` with only the pod's literal
+ * environment. `mounted` are the files of mounted Secrets the config names
+ * (path: content): they are made in a temporary directory and the config
+ * pointed at them, as the pod would find them.
+ */
+function checkConfig(
+  configYaml: string,
+  env: Record<string, string>,
+  mounted: Record<string, string> = {},
+): { status: number | null; output: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'commitlog-config-'));
   try {
     const file = path.join(dir, 'commitlog.yaml');
+    for (const [secretFile, content] of Object.entries(mounted)) {
+      const local = path.join(dir, 'mounted', secretFile);
+      mkdirSync(path.dirname(local), { recursive: true });
+      writeFileSync(local, content);
+      configYaml = configYaml.replaceAll(secretFile, local);
+    }
     writeFileSync(file, configYaml);
-    const result = spawnSync(process.execPath, [BIN, 'serve', '--config', file, '--check-config'], {
+    const result = spawnSync(process.execPath, [...CLI, 'serve', '--config', file, '--check-config'], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH ?? '', ...env },
     });
@@ -45,6 +61,13 @@ function checkConfig(configYaml: string, env: Record<string, string>): { status:
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The Kafka SASL files the rendered config names, with stand-in content, for checkConfig. */
+function saslFiles(objects: K8sObject[]): Record<string, string> {
+  const config = parseYaml(renderedConfig(objects)) as { kafka?: { sasl?: Record<string, string> } };
+  const sasl = config.kafka?.sasl;
+  return sasl === undefined ? {} : { [sasl.usernameFile]: 'gateway\n', [sasl.passwordFile]: 'stand-in\n' };
 }
 
 function deepMerge(under: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -155,7 +178,7 @@ describe('deploy: Helm chart', function () {
       });
 
       it('renders a config file the gateway accepts (`serve --check-config`, with the pod environment)', () => {
-        const result = checkConfig(renderedConfig(objects), literalEnv(container));
+        const result = checkConfig(renderedConfig(objects), literalEnv(container), saslFiles(objects));
         expect(result.output).to.equal('config ok\n');
         expect(result.status).to.equal(0);
       });
@@ -211,14 +234,23 @@ describe('deploy: Helm chart', function () {
       const values = (file: string): Record<string, unknown> =>
         (parseYaml(readFileSync(file, 'utf8')) as { config: Record<string, unknown> }).config;
       const expected = deepMerge(values(path.join(CHART, 'values.yaml')), values(FULL_VALUES));
-      // What the chart adds: listen from ports.grpc, the kafkaTls Secret's files as ssl.* properties.
+      // What the chart adds: listen from ports.grpc, the kafkaTls Secret's files as ssl.* properties ...
       expected.listen = '0.0.0.0:50051';
       const kafka = expected.kafka as { properties: Record<string, string> };
       Object.assign(kafka.properties, {
-        'security.protocol': 'SSL',
+        // SASL over TLS: full-values sets both kafkaTls and kafkaSasl.
+        'security.protocol': 'SASL_SSL',
         'ssl.ca.location': '/etc/commitlog/kafka-tls/ca.crt',
         'ssl.certificate.location': '/etc/commitlog/kafka-tls/tls.crt',
         'ssl.key.location': '/etc/commitlog/kafka-tls/tls.key',
+      });
+      // ... and the kafkaSasl Secret's files as kafka.sasl.
+      Object.assign(kafka, {
+        sasl: {
+          mechanism: 'SCRAM-SHA-512',
+          usernameFile: '/etc/commitlog/kafka-sasl/username',
+          passwordFile: '/etc/commitlog/kafka-sasl/password',
+        },
       });
       const rendered = helmTemplate({ values: [FULL_VALUES] });
       expect(parseYaml(renderedConfig(rendered.objects))).to.deep.equal(expected);
@@ -244,12 +276,83 @@ describe('deploy: Helm chart', function () {
       expect(mount).to.deep.equal({ name: 'kafka-tls', mountPath: '/etc/commitlog/kafka-tls', readOnly: true });
     });
 
+    it('wires a Kafka SASL Secret into kafka.sasl as file paths: no secret in the ConfigMap', () => {
+      const rendered = helmTemplate({
+        overlay: ['kafkaSasl:', '  existingSecret: kafka-sasl', '  mechanism: SCRAM-SHA-256', ''].join('\n'),
+      });
+      expect(rendered.status).to.equal(0);
+      const config = parseYaml(renderedConfig(rendered.objects)) as {
+        kafka: { sasl: Record<string, string>; properties: Record<string, string> };
+      };
+      expect(config.kafka.sasl).to.deep.equal({
+        mechanism: 'SCRAM-SHA-256',
+        usernameFile: '/etc/commitlog/kafka-sasl/username',
+        passwordFile: '/etc/commitlog/kafka-sasl/password',
+      });
+      // Without kafkaTls the password goes over SASL_PLAINTEXT (with it, SASL_SSL: full-values above).
+      expect(config.kafka.properties).to.deep.equal({ 'security.protocol': 'SASL_PLAINTEXT' });
+      // The chart renders no Secret of its own and copies nothing out of one.
+      expect(rendered.objects.map((o) => o.kind)).to.not.include('Secret');
+      for (const map of rendered.objects.filter((o) => o.kind === 'ConfigMap')) {
+        expect(JSON.stringify(map)).to.not.match(/sasl\.password|secretKeyRef|stand-in/);
+      }
+      const mount = gateway(rendered.objects).volumeMounts?.find((m) => m.name === 'kafka-sasl');
+      expect(mount).to.deep.equal({ name: 'kafka-sasl', mountPath: '/etc/commitlog/kafka-sasl', readOnly: true });
+      const volume = podSpec(rendered.objects).volumes?.find((v) => v.name === 'kafka-sasl');
+      // defaultMode 0440 as the other Secret volumes (Kubernetes reads the YAML 1.1 octal).
+      expect(volume?.secret).to.deep.include({
+        secretName: 'kafka-sasl',
+        items: [
+          { key: 'username', path: 'username' },
+          { key: 'password', path: 'password' },
+        ],
+      });
+      const env = literalEnv(gateway(rendered.objects));
+      // The gateway reads the files at start: present, the config is good ...
+      const ok = checkConfig(renderedConfig(rendered.objects), env, saslFiles(rendered.objects));
+      expect([ok.status, ok.output]).to.deep.equal([0, 'config ok\n']);
+      // ... missing (Secret not mounted), start-up stops naming the setting.
+      const missing = checkConfig(renderedConfig(rendered.objects), env);
+      expect(missing.status).to.equal(2);
+      expect(missing.output).to.contain('kafka.sasl.passwordFile (from ');
+      expect(missing.output).to.contain('cannot read /etc/commitlog/kafka-sasl/password: ENOENT');
+    });
+
+    it('keeps a security.protocol the config sets, and refuses kafka.sasl beside kafkaSasl', () => {
+      const kept = helmTemplate({
+        overlay: [
+          'kafkaSasl:',
+          '  existingSecret: kafka-sasl',
+          'config:',
+          '  kafka:',
+          '    properties:',
+          '      security.protocol: SASL_SSL',
+          '',
+        ].join('\n'),
+      });
+      expect(renderedConfig(kept.objects)).to.contain('security.protocol: SASL_SSL');
+      expectFailure(
+        helmTemplate({
+          overlay: [
+            'kafkaSasl:',
+            '  existingSecret: kafka-sasl',
+            'config:',
+            '  kafka:',
+            '    sasl: { mechanism: PLAIN, username: u, passwordFile: /x }',
+            '',
+          ].join('\n'),
+        }),
+        'config.kafka.sasl: set kafkaSasl instead',
+      );
+      expectFailure(helmTemplate({ overlay: 'kafkaSasl:\n  mechanism: GSSAPI\n' }), "at '/kafkaSasl/mechanism'");
+    });
+
     it('lets `serve --check-config` catch what JSON Schema cannot: the environment the pod sets', () => {
-      const rendered = helmTemplate({ overlay: 'extraEnv:\n  - name: COMMITLOG_WORKERS\n    value: "4"\n' });
+      const rendered = helmTemplate({ overlay: 'extraEnv:\n  - name: COMMITLOG_LOG_LEVEL\n    value: loud\n' });
       expect(rendered.status).to.equal(0);
       const result = checkConfig(renderedConfig(rendered.objects), literalEnv(gateway(rendered.objects)));
       expect(result.status).to.equal(2);
-      expect(result.output).to.contain('workers (from COMMITLOG_WORKERS)');
+      expect(result.output).to.contain('log.level (from COMMITLOG_LOG_LEVEL)');
     });
   });
 
@@ -290,9 +393,9 @@ describe('deploy: Helm chart', function () {
       expect(env.OTEL_EXPORTER_OTLP_ENDPOINT).to.equal('http://jaeger-collector.observability:4318');
       expect(env.OTEL_SERVICE_NAME).to.equal('commitlog-riak');
       const secretMounts = (gateway(objects).volumeMounts ?? []).filter((m) =>
-        ['tls', 'kafka-tls', 'auth'].includes(m.name),
+        ['tls', 'kafka-tls', 'kafka-sasl', 'auth'].includes(m.name),
       );
-      expect(secretMounts).to.have.length(3);
+      expect(secretMounts).to.have.length(4);
       for (const mount of secretMounts) expect(mount.readOnly, mount.name).to.equal(true);
     });
 

@@ -45,8 +45,10 @@ app.kubernetes.io/component: gateway
 
 {{/*
 The gateway's config file: values.config (already merged over the chart's
-defaults by Helm), plus what the chart owns: listen follows ports.grpc, and a
-kafkaTls Secret adds the librdkafka ssl.* properties under the user's own.
+defaults by Helm), plus what the chart owns: listen follows ports.grpc, a
+kafkaTls Secret adds the librdkafka ssl.* properties under the user's own, and
+a kafkaSasl Secret sets kafka.sasl to its files (paths only: no secret in the
+ConfigMap) and security.protocol to SASL_SSL/SASL_PLAINTEXT unless set.
 */}}
 {{- define "commitlog.config" -}}
 {{- $cfg := deepCopy (.Values.config | default dict) }}
@@ -57,12 +59,29 @@ kafkaTls Secret adds the librdkafka ssl.* properties under the user's own.
 {{- with .Values.kafkaTls }}
 {{- if .existingSecret }}
 {{- $kafka := deepCopy (get $cfg "kafka" | default dict) }}
-{{- $tlsProps := dict "security.protocol" "SSL" "ssl.ca.location" (printf "%s/%s" .mountPath .caKey) }}
+{{- $protocol := ternary "SASL_SSL" "SSL" (not (empty $.Values.kafkaSasl.existingSecret)) }}
+{{- $tlsProps := dict "security.protocol" $protocol "ssl.ca.location" (printf "%s/%s" .mountPath .caKey) }}
 {{- if .clientCertificate }}
 {{- $_ := set $tlsProps "ssl.certificate.location" (printf "%s/%s" .mountPath .certKey) }}
 {{- $_ := set $tlsProps "ssl.key.location" (printf "%s/%s" .mountPath .keyKey) }}
 {{- end }}
 {{- $_ := set $kafka "properties" (merge (deepCopy (get $kafka "properties" | default dict)) $tlsProps) }}
+{{- $_ := set $cfg "kafka" $kafka }}
+{{- end }}
+{{- end }}
+{{- with .Values.kafkaSasl }}
+{{- if .existingSecret }}
+{{- $kafka := deepCopy (get $cfg "kafka" | default dict) }}
+{{- if hasKey $kafka "sasl" }}
+{{- fail "config.kafka.sasl: set kafkaSasl instead, or leave kafkaSasl.existingSecret empty; the chart points kafka.sasl at the mounted Secret" }}
+{{- end }}
+{{- $sasl := dict "mechanism" .mechanism "usernameFile" (printf "%s/%s" .mountPath .usernameKey) "passwordFile" (printf "%s/%s" .mountPath .passwordKey) }}
+{{- $_ := set $kafka "sasl" $sasl }}
+{{- $props := deepCopy (get $kafka "properties" | default dict) }}
+{{- if not (hasKey $props "security.protocol") }}
+{{- $_ := set $props "security.protocol" "SASL_PLAINTEXT" }}
+{{- end }}
+{{- $_ := set $kafka "properties" $props }}
 {{- $_ := set $cfg "kafka" $kafka }}
 {{- end }}
 {{- end }}
