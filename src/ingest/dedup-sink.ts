@@ -5,16 +5,44 @@ import { isDurable, type KafkaRecord, type Outcome, type Sink } from '../sink';
 export type SettleRecord = (index: number, outcome: Outcome) => void;
 
 /**
- * An id in the window. While its first record settles, `outcome` is undefined
- * and retries wait in `waiters`; then `at` is when it settled.
+ * An id in the window, kept small: 100,000 of them live for minutes, so they
+ * are old-space objects every major GC walks and the window's size sets the
+ * heap's. While the first record settles, `settled` is false and retries wait
+ * in `waiters`. A DELIVERED outcome is kept as its partition and offset (the
+ * topic is the record's, a string the router shares), not as the delivery
+ * report's object and topic string.
  */
 class Entry {
+  /** ms since the sink's epoch (a small integer, not a boxed double): sent, then settled. */
   at: number;
-  outcome: Outcome | undefined = undefined;
+  readonly topic: string;
+  partition = -1;
+  offset = '';
+  /** Any other durable outcome, kept as it is. */
+  other: Outcome | undefined = undefined;
   waiters: Array<(outcome: Outcome) => void> | undefined = undefined;
 
-  constructor(at: number) {
+  constructor(at: number, topic: string) {
     this.at = at;
+    this.topic = topic;
+  }
+
+  get settled(): boolean {
+    return this.partition >= 0 || this.other !== undefined;
+  }
+
+  /** The first outcome; only once settled. */
+  get outcome(): Outcome {
+    return this.other ?? { kind: 'delivered', topic: this.topic, partition: this.partition, offset: this.offset };
+  }
+
+  keep(outcome: Outcome): void {
+    if (outcome.kind === 'delivered' && outcome.topic === this.topic && outcome.partition >= 0) {
+      this.partition = outcome.partition;
+      this.offset = outcome.offset;
+    } else {
+      this.other = outcome;
+    }
   }
 }
 
@@ -35,6 +63,7 @@ export class DedupSink implements Sink {
   readonly #inner: Sink;
   readonly #generationSize: number;
   readonly #windowMs: number;
+  readonly #epoch = Date.now();
   /**
    * Two generations instead of one map evicted entry by entry: deleting from
    * the front of a Map leaves holes every later iterator walks past (a profile
@@ -68,7 +97,7 @@ export class DedupSink implements Sink {
    * an id that settled durably, later for the others.
    */
   submit(records: readonly KafkaRecord[], settle: SettleRecord): void {
-    const now = Date.now();
+    const now = Date.now() - this.#epoch;
     const fresh: KafkaRecord[] = [];
     const freshAt: number[] = [];
     const freshEntries: Entry[] = [];
@@ -82,13 +111,13 @@ export class DedupSink implements Sink {
       const id = records[i].id;
       const entry = this.#lookup(id, now) ?? inBatch?.get(id);
       if (entry === undefined) {
-        const created = new Entry(now);
+        const created = new Entry(now, records[i].topic);
         if (this.#generationSize > 0) this.#remember(id, created);
         inBatch?.set(id, created);
         fresh.push(records[i]);
         freshAt.push(i);
         freshEntries.push(created);
-      } else if (entry.outcome !== undefined) {
+      } else if (entry.settled) {
         settle(i, duplicateOf(entry.outcome));
       } else {
         (entry.waiters ??= []).push((first) => settle(i, shared(first)));
@@ -110,7 +139,7 @@ export class DedupSink implements Sink {
   /** The id's entry, unless it settled longer than the window ago. */
   #lookup(id: string, now: number): Entry | undefined {
     const entry = this.#current.get(id) ?? this.#previous.get(id);
-    if (entry !== undefined && entry.outcome !== undefined && now - entry.at > this.#windowMs) return undefined;
+    if (entry !== undefined && entry.settled && now - entry.at > this.#windowMs) return undefined;
     return entry;
   }
 
@@ -126,8 +155,8 @@ export class DedupSink implements Sink {
   #settled(id: string, entry: Entry, outcome: Outcome): Array<(outcome: Outcome) => void> | undefined {
     if (isDurable(outcome)) {
       // Mutated in place: no lookup, and harmless if its generation was dropped meanwhile.
-      entry.outcome = outcome;
-      entry.at = Date.now();
+      entry.keep(outcome);
+      entry.at = Date.now() - this.#epoch;
     } else {
       // Only touch the maps if the id is still this entry's (not dropped with its generation, nor replaced).
       if (this.#current.get(id) === entry) this.#current.delete(id);
