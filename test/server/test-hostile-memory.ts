@@ -135,10 +135,10 @@ describe('hostile input: memory stays bounded (gateway process)', () => {
         ),
       );
       this.test!.title += ` [RSS peak growth ${(growth / MiB).toFixed(1)} MiB]`;
-      // Each call ends at its metadata and its body is never read, let alone inflated. Sixteen
-      // unread 1 MiB bodies at once exceed Node's per-connection HTTP/2 memory cap
-      // (maxSessionMemory): those streams are reset ENHANCE_YOUR_CALM, which grpc-js clients
-      // see as RESOURCE_EXHAUSTED.
+      // Each call ends at its metadata and its body is never read, let alone inflated. The
+      // client goes on sending bodies for streams already ended, and Node's HTTP/2 layer resets
+      // the connection ENHANCE_YOUR_CALM (grpc-js clients see RESOURCE_EXHAUSTED), most likely
+      // at its cap on invalid frames per connection.
       for (const r of result) {
         expect(r.grpcStatus === Status.UNAUTHENTICATED || r.resetCode === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM).to
           .be.true;
