@@ -6,13 +6,16 @@ const ERR = CODES.ERRORS;
 
 /**
  * What a failed produce or delivery report means for the client. Permanent
- * broker answers (too large, not authorised, no such topic) are final; the
+ * broker answers (too large, bad timestamp, not authorised, no such topic) are final; the
  * rest may pass when retried.
  */
 export function deliveryFailure(err: LibrdKafkaError, deliveryTimeoutMs: number): Outcome {
   switch (codeOf(err)) {
     case ERR.ERR_MSG_SIZE_TOO_LARGE:
       return rejected(Status.INVALID_ARGUMENT, `record too large for Kafka: ${err.message}`);
+    case ERR.ERR_INVALID_TIMESTAMP:
+      // Kafka 4 refuses timestamps more than log.message.timestamp.after.max.ms (1 h) ahead.
+      return rejected(Status.INVALID_ARGUMENT, `Kafka refused the record's timestamp (commit_time): ${err.message}`);
     case ERR.ERR_TOPIC_AUTHORIZATION_FAILED:
       return rejected(Status.PERMISSION_DENIED, `Kafka denied writing to the topic: ${err.message}`);
     case ERR.ERR__UNKNOWN_TOPIC:

@@ -105,6 +105,23 @@ describe('spill: Kafka goes away, events are spilled and replayed by themselves'
 });
 
 describe('dead letters', () => {
+  it('dead-letters a record whose timestamp Kafka refuses (commit_time hours ahead, the gateway check off)', async () => {
+    const topic = uniqueTopic('dead-timestamp');
+    const gw = await startGateway({ routing: { defaultTopic: topic }, limits: { maxCommitTimeAheadMs: 0 } });
+    try {
+      const ahead = { seconds: String(Math.floor(Date.now() / 1000) + 3 * 3600), nanos: 0 };
+      expect((await gw.commit([storeEvent('now', 'k', 'v')]))[0].outcome).to.equal('OUTCOME_DELIVERED');
+      // Alone in its produce request: Kafka refuses a whole batch for one bad timestamp.
+      const [ack] = await gw.commit([storeEvent('later', 'k', 'v', { commitTime: ahead })]);
+      expect(ack.outcome).to.equal('OUTCOME_DEAD_LETTERED');
+      expect(ack.code).to.equal(3); // INVALID_ARGUMENT
+      expect(ack.message).to.match(/timestamp \(commit_time\)/);
+      expect(gw.gateway.spillBacklog, 'not spilled for a replay that would fail the same way').to.equal(0);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('keeps a record too large for the broker as DEAD_LETTERED; spill inspect shows it; spill replay --dead delivers it to a topic that takes it', async () => {
     const { brokers } = await kafka();
     const topic = uniqueTopic('dead');
