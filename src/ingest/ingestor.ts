@@ -2,6 +2,7 @@ import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { Config } from '../config/schema';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
 import type { KafkaRecord, Outcome, Sink } from '../sink';
+import type { CounterSeries } from '../telemetry/local-histograms';
 import type { Instruments } from '../telemetry/telemetry';
 import { Admission } from './admission';
 import { DedupSink } from './dedup-sink';
@@ -26,6 +27,7 @@ export class Ingestor {
   readonly #tracing: ProduceTracing;
   readonly #instruments: Instruments;
   readonly admission: Admission;
+  readonly #trafficByTopic = new Map<string, Map<Outcome['kind'], Traffic>>();
 
   constructor(config: Config, sink: Sink, instruments: Instruments) {
     this.#validator = new EventValidator(config.limits, config.routing, config.security.principals);
@@ -117,26 +119,61 @@ export class Ingestor {
 
   /** Traffic and errors by topic and outcome, one counter add per distinct pair in the batch. */
   #count(events: readonly CommitEvent__Output[], topics: string[], outcomes: Outcome[]): void {
-    const { eventsReceived, bytesReceived, rejections } = this.#instruments.metrics;
-    // Nearly every batch has one topic and one outcome: a short list beats a Map keyed by a built string.
-    const tally: Array<{ topic: string; outcome: string; events: number; bytes: number }> = [];
+    const { rejections } = this.#instruments.metrics;
+    let last: Traffic | undefined;
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i];
-      const topic = topics[i];
-      let entry = tally.find((t) => t.topic === topic && t.outcome === outcome.kind);
-      if (entry === undefined) {
-        entry = { topic, outcome: outcome.kind, events: 0, bytes: 0 };
-        tally.push(entry);
+      // Nearly every batch has one topic and one outcome: the previous event's counters usually serve.
+      const traffic =
+        last !== undefined && last.topic === topics[i] && last.kind === outcome.kind
+          ? last
+          : this.#traffic(topics[i], outcome.kind);
+      if (traffic !== last) {
+        last?.flush();
+        last = traffic;
       }
-      entry.events++;
-      entry.bytes += events[i].key.length + events[i].value.length;
+      traffic.pendingEvents++;
+      traffic.pendingBytes += events[i].key.length + events[i].value.length;
       if (outcome.kind === 'rejected') rejections.add(1, { 'rpc.grpc.status_code': outcome.code });
     }
-    for (const { topic, outcome, events: n, bytes } of tally) {
-      const attributes = { 'messaging.destination.name': topic, 'commitlog.outcome': outcome };
-      eventsReceived.add(n, attributes);
-      bytesReceived.add(bytes, attributes);
+    last?.flush();
+  }
+
+  /** The counters of one topic and outcome, made on first use (bounded: topics × five outcomes). */
+  #traffic(topic: string, kind: Outcome['kind']): Traffic {
+    let byKind = this.#trafficByTopic.get(topic);
+    if (byKind === undefined) {
+      byKind = new Map();
+      this.#trafficByTopic.set(topic, byKind);
     }
+    let traffic = byKind.get(kind);
+    if (traffic === undefined) {
+      const attributes = { 'messaging.destination.name': topic, 'commitlog.outcome': kind };
+      const { eventsReceived, bytesReceived } = this.#instruments.metrics;
+      traffic = new Traffic(topic, kind, eventsReceived.series(attributes), bytesReceived.series(attributes));
+      byKind.set(kind, traffic);
+    }
+    return traffic;
+  }
+}
+
+/** commitlog.events.received and .size of one topic and outcome. */
+class Traffic {
+  pendingEvents = 0;
+  pendingBytes = 0;
+
+  constructor(
+    readonly topic: string,
+    readonly kind: Outcome['kind'],
+    readonly events: CounterSeries,
+    readonly bytes: CounterSeries,
+  ) {}
+
+  flush(): void {
+    this.events.add(this.pendingEvents);
+    this.bytes.add(this.pendingBytes);
+    this.pendingEvents = 0;
+    this.pendingBytes = 0;
   }
 }
 

@@ -10,10 +10,12 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Context,
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
+import type { CounterSeries } from '../telemetry/local-histograms';
 import type { Logger } from '../telemetry/logger';
 import type { Instruments } from '../telemetry/telemetry';
 
@@ -39,15 +41,26 @@ const setter: TextMapSetter<Metadata> = {
 export function rpcTelemetryInterceptor(instruments: Instruments, log: Logger): ServerInterceptor {
   const { tracer, propagator, metrics } = instruments;
   const debug = log.isLevelEnabled('debug');
+  /** Per method path: its names, span attributes and call counters by status code, made on its first call. */
+  const methods = new Map<string, MethodTelemetry>();
   return (method, next: ServerInterceptingCallInterface) => {
-    const [, service = '', name = method.path] = method.path.split('/');
-    const attributes = { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': name };
+    let known = methods.get(method.path);
+    if (known === undefined) {
+      known = methodTelemetry(method.path);
+      methods.set(method.path, known);
+    }
+    const { service, name, attributes, calls } = known;
     let ended = false;
     let span: ReturnType<typeof tracer.startSpan> | undefined;
     const end = (code: Status, details: string): void => {
       if (ended) return;
       ended = true;
-      metrics.rpcCalls.add(1, { ...attributes, 'rpc.grpc.status_code': code });
+      let counted = calls.get(code);
+      if (counted === undefined) {
+        counted = metrics.rpcCalls.series({ ...attributes, 'rpc.grpc.status_code': code });
+        calls.set(code, counted);
+      }
+      counted.add(1);
       const failed = code !== Status.OK && code !== Status.CANCELLED;
       if (failed || debug) {
         const context = span?.spanContext();
@@ -79,6 +92,23 @@ export function rpcTelemetryInterceptor(instruments: Instruments, log: Logger): 
         statusNext(status);
       },
     });
+  };
+}
+
+interface MethodTelemetry {
+  readonly service: string;
+  readonly name: string;
+  readonly attributes: Attributes;
+  readonly calls: Map<Status, CounterSeries>;
+}
+
+function methodTelemetry(path: string): MethodTelemetry {
+  const [, service = '', name = path] = path.split('/');
+  return {
+    service,
+    name,
+    attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': name },
+    calls: new Map(),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { LocalHistograms, type LocalHistogram } from './local-histograms';
+import { LocalHistograms, type LocalCounter, type LocalHistogram } from './local-histograms';
 
 /** Seconds, from 100 µs to a minute: sub-millisecond acks and a broker that hangs both resolve. */
 const LATENCY_BUCKETS_S = [
@@ -27,9 +27,10 @@ export class GatewayMetrics {
   readonly ackDuration: LocalHistogram;
   /** Handed to librdkafka → delivery report, per record. */
   readonly deliveryDuration: Histogram;
-  readonly eventsReceived: Counter;
-  readonly bytesReceived: Counter;
-  readonly rpcCalls: Counter;
+  /** Added to per batch and per call: aggregated locally, like ackDuration. */
+  readonly eventsReceived: LocalCounter;
+  readonly bytesReceived: LocalCounter;
+  readonly rpcCalls: LocalCounter;
   readonly deliveryFailures: Counter;
   readonly rejections: Counter;
   readonly spillErrors: Counter;
@@ -49,15 +50,15 @@ export class GatewayMetrics {
       'commitlog.kafka.delivery.duration',
       'Time from handing a record to librdkafka to its delivery report',
     );
-    this.eventsReceived = meter.createCounter('commitlog.events.received', {
+    this.eventsReceived = local.createCounter('commitlog.events.received', {
       unit: '{event}',
       description: 'Events received, by topic and outcome',
     });
-    this.bytesReceived = meter.createCounter('commitlog.events.received.size', {
+    this.bytesReceived = local.createCounter('commitlog.events.received.size', {
       unit: 'By',
       description: 'Key and value bytes of the events received, by topic and outcome',
     });
-    this.rpcCalls = meter.createCounter('commitlog.rpc.calls', {
+    this.rpcCalls = local.createCounter('commitlog.rpc.calls', {
       unit: '{call}',
       description: 'RPCs finished, by method and gRPC status code',
     });

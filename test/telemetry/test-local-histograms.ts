@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { LocalHistograms } from '../../src/telemetry/local-histograms';
 
 describe('LocalHistograms', () => {
@@ -21,5 +22,19 @@ describe('LocalHistograms', () => {
       min: 0.5,
       max: 7,
     });
+  });
+
+  it('sums a counter per series, monotonic and cumulative', async () => {
+    const local = new LocalHistograms({ name: 'commitlog' });
+    const counter = local.createCounter('x.calls', { unit: '{call}', description: 'd' });
+    counter.series({ code: 0 }).add(2);
+    counter.series({ code: 0 }).add(3);
+    counter.series({ code: 14 }).add(1);
+    const [metric] = (await local.collect()).resourceMetrics.scopeMetrics[0].metrics;
+    expect(metric).to.include({ dataPointType: DataPointType.SUM, isMonotonic: true });
+    expect(metric.dataPoints.map((p) => [p.attributes, p.value])).to.deep.equal([
+      [{ code: 0 }, 5],
+      [{ code: 14 }, 1],
+    ]);
   });
 });
