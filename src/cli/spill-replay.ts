@@ -6,7 +6,7 @@ import { RecordTracing } from '../kafka/record-tracing';
 import { Replayer, type ReplayTarget } from '../kafka/replayer';
 import { SpilledKeys } from '../kafka/spilled-keys';
 import { SpillingSink } from '../kafka/spilling-sink';
-import type { KafkaRecord } from '../sink';
+import { sendAll, type KafkaRecord } from '../sink';
 import { DeadLetterLog, DiskBudget, SpillLog } from '../spill';
 import { walkSegments } from '../spill/spill-tools';
 import { createLogger } from '../telemetry/logger';
@@ -51,8 +51,11 @@ export async function spillReplayCommand(dir: string, options: SpillReplayOption
     get connected() {
       return producer.connected;
     },
-    send: (records) =>
-      producer.send(options.topic === undefined ? records : records.map((r) => ({ ...r, topic: options.topic! }))),
+    send: (records, settle) =>
+      producer.send(
+        options.topic === undefined ? records : records.map((r) => ({ ...r, topic: options.topic! })),
+        settle,
+      ),
   };
   try {
     process.exitCode =
@@ -108,7 +111,7 @@ async function replayDead(dir: string, target: ReplayTarget): Promise<number> {
     const { reason, ...rest } = record;
     records.push(rest);
   });
-  const outcomes = await Promise.all(target.send(records));
+  const outcomes = await Promise.all(sendAll(target, records));
   const failed = outcomes.flatMap((o, i) => (o.kind === 'delivered' ? [] : [{ id: records[i].id, outcome: o }]));
   for (const f of failed) process.stderr.write(`${JSON.stringify(f)}\n`);
   if (failed.length === 0) for (const file of segments) await unlink(file);

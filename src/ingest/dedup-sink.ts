@@ -1,8 +1,5 @@
 import type { DedupConfig } from '../config/schema';
-import { isDurable, type KafkaRecord, type Outcome, type Sink } from '../sink';
-
-/** Told once per record of a batch, with its index in the batch, as it settles. */
-export type SettleRecord = (index: number, outcome: Outcome) => void;
+import { isDurable, type KafkaRecord, type Outcome, type Settle, type Sink } from '../sink';
 
 /**
  * An id in the window, kept small: 100,000 of them live for minutes, so they
@@ -84,19 +81,12 @@ export class DedupSink implements Sink {
     return this.#current.size + this.#previous.size;
   }
 
-  send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
-    const resolvers = new Array<(outcome: Outcome) => void>(records.length);
-    const outcomes = records.map((_, i) => new Promise<Outcome>((resolve) => (resolvers[i] = resolve)));
-    this.submit(records, (i, outcome) => resolvers[i](outcome));
-    return outcomes;
-  }
-
   /**
    * Hands the records not seen in the window to the inner sink, as one batch,
    * and calls `settle` once per record as it settles: at once for a retry of
    * an id that settled durably, later for the others.
    */
-  submit(records: readonly KafkaRecord[], settle: SettleRecord): void {
+  send(records: readonly KafkaRecord[], settle: Settle): void {
     const now = Date.now() - this.#epoch;
     const fresh: KafkaRecord[] = [];
     const freshAt: number[] = [];
@@ -124,16 +114,11 @@ export class DedupSink implements Sink {
       }
     }
     if (fresh.length === 0) return;
-    const sent = this.#inner.send(fresh);
-    for (let j = 0; j < sent.length; j++) {
-      const entry = freshEntries[j];
-      const at = freshAt[j];
-      void sent[j].then((outcome) => {
-        const waiters = this.#settled(fresh[j].id, entry, outcome);
-        settle(at, outcome);
-        if (waiters !== undefined) for (const wake of waiters) wake(outcome);
-      });
-    }
+    this.#inner.send(fresh, (j, outcome) => {
+      const waiters = this.#settled(fresh[j].id, freshEntries[j], outcome);
+      settle(freshAt[j], outcome);
+      if (waiters !== undefined) for (const wake of waiters) wake(outcome);
+    });
   }
 
   /** The id's entry, unless it settled longer than the window ago. */

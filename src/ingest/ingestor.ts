@@ -1,16 +1,13 @@
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { Config } from '../config/schema';
 import type { CommitEvent__Output } from '../gen/commitlog/v1/CommitEvent';
-import type { KafkaRecord, Outcome, Sink } from '../sink';
+import type { KafkaRecord, Outcome, Settle, Sink } from '../sink';
 import type { CounterSeries } from '../telemetry/local-histograms';
 import type { Instruments } from '../telemetry/telemetry';
 import { Admission } from './admission';
 import { DedupSink } from './dedup-sink';
 import { ProduceTracing } from './produce-tracing';
 import { EventValidator } from './validate';
-
-/** Told once per event of a batch, with its index in the batch, as it settles. */
-export type SettleEvent = (index: number, outcome: Outcome) => void;
 
 /**
  * The ingest stage: validates and routes a batch of decoded events, hands the
@@ -43,7 +40,7 @@ export class Ingestor {
    */
   trySubmit(
     events: readonly CommitEvent__Output[],
-    settle: SettleEvent,
+    settle: Settle,
     trace: Context = ROOT_CONTEXT,
     principal?: string,
   ): boolean {
@@ -56,7 +53,7 @@ export class Ingestor {
   /** For streams: always taken; the caller stops reading while `admission.full`. */
   submit(
     events: readonly CommitEvent__Output[],
-    settle: SettleEvent,
+    settle: Settle,
     trace: Context = ROOT_CONTEXT,
     principal?: string,
   ): void {
@@ -73,7 +70,7 @@ export class Ingestor {
   #submit(
     events: readonly CommitEvent__Output[],
     bytes: number,
-    settle: SettleEvent,
+    settle: Settle,
     trace: Context,
     principal: string | undefined,
   ): void {
@@ -109,7 +106,7 @@ export class Ingestor {
       const traced = this.#tracing.start(records, trace);
       if (traced !== undefined) records = traced.records;
       const ends = traced?.end;
-      this.#sink.submit(records, (j, outcome) => {
+      this.#sink.send(records, (j, outcome) => {
         ends?.[j](outcome);
         settleAt(positions[j], outcome);
       });

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema';
 import { CommitlogError } from '../errors';
-import type { Outcome, KafkaRecord, Sink } from '../sink';
+import type { KafkaRecord, Settle, Sink } from '../sink';
 import { DeadLetterLog, DiskBudget, SpillLog, type Position } from '../spill';
 import { comparePositions } from '../spill/segment-files';
 import { walkSegments } from '../spill/spill-tools';
@@ -88,8 +88,8 @@ export class Delivery implements Sink {
     return this.#replayer.replayed;
   }
 
-  send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
-    return this.#sink.send(records);
+  send(records: readonly KafkaRecord[], settle: Settle): void {
+    this.#sink.send(records, settle);
   }
 
   /**

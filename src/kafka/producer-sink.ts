@@ -1,20 +1,13 @@
 import { status as Status } from '@grpc/grpc-js';
 import { CODES, Producer, type DeliveryReport, type LibrdKafkaError, type MessageHeader } from 'node-rdkafka';
 import type { KafkaConfig } from '../config/schema';
-import type { KafkaRecord, Outcome } from '../sink';
+import type { KafkaRecord, Settle } from '../sink';
 import type { Logger } from '../telemetry/logger';
 import type { GatewayMetrics } from '../telemetry/metrics';
 import type { KafkaProducer } from './kafka-producer';
 import { deliveryFailure, errorName, rejected } from './delivery-error';
+import { PendingRecord } from './pending-record';
 import { producerProperties } from './producer-config';
-
-/** A record handed to librdkafka (or waiting for room), and who to tell when it settles. */
-interface Pending {
-  readonly record: KafkaRecord;
-  readonly resolve: (outcome: Outcome) => void;
-  /** performance.now() when handed to librdkafka. */
-  sentAt: number;
-}
 
 /** The instruments a producer records delivery into (a worker process forwards them to the gateway's). */
 export type DeliveryMetrics = Pick<GatewayMetrics, 'deliveryDuration' | 'deliveryFailures'>;
@@ -40,8 +33,8 @@ export class ProducerSink implements KafkaProducer {
   readonly #events: ProducerSinkEvents;
   readonly #metrics: DeliveryMetrics;
   readonly #producer: Producer;
-  readonly #inFlight = new Set<Pending>();
-  #backlog: Pending[] = [];
+  readonly #inFlight = new Set<PendingRecord>();
+  #backlog: PendingRecord[] = [];
   #connected = false;
   #closed = false;
   #lastError = 'not connected yet';
@@ -105,8 +98,8 @@ export class ProducerSink implements KafkaProducer {
     await this.#connect();
   }
 
-  send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
-    return records.map((record) => new Promise<Outcome>((resolve) => this.#admit({ record, resolve, sentAt: 0 })));
+  send(records: readonly KafkaRecord[], settle: Settle): void {
+    for (let i = 0; i < records.length; i++) this.#admit(new PendingRecord(records[i], settle, i));
   }
 
   /**
@@ -143,7 +136,7 @@ export class ProducerSink implements KafkaProducer {
     }
   }
 
-  #admit(pending: Pending): void {
+  #admit(pending: PendingRecord): void {
     if (this.#closed) {
       pending.resolve(rejected(Status.UNAVAILABLE, 'the gateway is shutting down'));
     } else if (!this.#connected) {
@@ -158,7 +151,7 @@ export class ProducerSink implements KafkaProducer {
   }
 
   /** Hands one record to librdkafka; false when its queue is full. */
-  #produce(pending: Pending): boolean {
+  #produce(pending: PendingRecord): boolean {
     const { topic, value, key, timestamp, headers } = pending.record;
     try {
       this.#producer.produce(topic, null, value, key, timestamp, pending, headers as MessageHeader[]);
@@ -174,7 +167,7 @@ export class ProducerSink implements KafkaProducer {
   }
 
   #onDeliveryReport(err: LibrdKafkaError | null, report: DeliveryReport): void {
-    const pending = report.opaque as Pending;
+    const pending = report.opaque as PendingRecord;
     this.#inFlight.delete(pending);
     this.#metrics.deliveryDuration.record((performance.now() - pending.sentAt) / 1000, {
       error: err ? errorName(err) : '',

@@ -1,5 +1,5 @@
 import type { SpillConfig } from '../config/schema';
-import { HEADER, type KafkaRecord, type Outcome } from '../sink';
+import { HEADER, sendAll, type KafkaRecord, type Outcome } from '../sink';
 import type { ReadEntry, SpillLog } from '../spill';
 import type { Logger } from '../telemetry/logger';
 import { isPermanentFailure } from './delivery-error';
@@ -121,7 +121,12 @@ export class Replayer {
         'commitlog.spill.reason': record.reason,
       }),
     );
-    const outcomes = await Promise.all(this.#producer.send(entries.map((e) => replayed(e.record))));
+    const outcomes = await Promise.all(
+      sendAll(
+        this.#producer,
+        entries.map((e) => replayed(e.record)),
+      ),
+    );
     for (let i = 0; i < entries.length; i++) RecordTracing.end(spans[i], outcomes[i]);
     const again: ReadEntry[] = [];
     const acks: Promise<unknown>[] = [];

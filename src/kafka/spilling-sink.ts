@@ -1,5 +1,5 @@
 import { status as Status } from '@grpc/grpc-js';
-import type { KafkaRecord, Outcome, Sink } from '../sink';
+import type { KafkaRecord, Outcome, Settle, Sink } from '../sink';
 import type { AppendResult, DeadLetterLog, SpillLog } from '../spill';
 import { spillRecord } from '../spill/spill-record';
 import type { GatewayMetrics } from '../telemetry/metrics';
@@ -46,30 +46,26 @@ export class SpillingSink implements Sink {
     this.#metrics = metrics;
   }
 
-  send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
-    const outcomes = new Array<Promise<Outcome>>(records.length);
+  send(records: readonly KafkaRecord[], settle: Settle): void {
     const available = this.#producer.available;
     const direct: KafkaRecord[] = [];
     const directAt: number[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
       if (!available) {
-        outcomes[i] = this.spill(record, `Kafka unavailable: ${this.#producer.lastError}`);
+        void this.spill(record, `Kafka unavailable: ${this.#producer.lastError}`).then((o) => settle(i, o));
       } else if (this.#keys.has(record)) {
-        outcomes[i] = this.spill(record, 'its key has spilled events not yet replayed');
+        void this.spill(record, 'its key has spilled events not yet replayed').then((o) => settle(i, o));
       } else {
         direct.push(record);
         directAt.push(i);
       }
     }
-    if (direct.length > 0) {
-      const sent = this.#producer.send(direct);
-      for (let j = 0; j < sent.length; j++) {
-        const record = direct[j];
-        outcomes[directAt[j]] = sent[j].then((outcome) => this.#fallback(record, outcome));
-      }
-    }
-    return outcomes;
+    if (direct.length === 0) return;
+    this.#producer.send(direct, (j, outcome) => {
+      if (outcome.kind !== 'rejected') settle(directAt[j], outcome);
+      else void this.#fallback(direct[j], outcome).then((o) => settle(directAt[j], o));
+    });
   }
 
   /** Appends a record to the spill log; SPILLED once fsync'd. Its key spills from now on until replay catches up. */
@@ -105,8 +101,7 @@ export class SpillingSink implements Sink {
     });
   }
 
-  #fallback(record: KafkaRecord, outcome: Outcome): Promise<Outcome> | Outcome {
-    if (outcome.kind !== 'rejected') return outcome;
+  #fallback(record: KafkaRecord, outcome: Extract<Outcome, { kind: 'rejected' }>): Promise<Outcome> {
     if (isPermanentFailure(outcome)) return this.deadLetter(record, outcome);
     return this.spill(record, outcome.message);
   }

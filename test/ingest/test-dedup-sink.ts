@@ -1,7 +1,7 @@
 import { status as Status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { DedupSink } from '../../src/ingest/dedup-sink';
-import type { KafkaRecord, Outcome, Sink } from '../../src/sink';
+import { sendAll, type KafkaRecord, type Outcome, type Settle, type Sink } from '../../src/sink';
 import { readTopic, startGateway, storeEvent, uniqueTopic } from '../common';
 
 /** A sink whose outcomes the test settles by hand, recording what reached it. */
@@ -9,10 +9,10 @@ class ManualSink implements Sink {
   readonly received: string[] = [];
   readonly #settle = new Map<string, (outcome: Outcome) => void>();
 
-  send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
-    return records.map((r) => {
+  send(records: readonly KafkaRecord[], settle: Settle): void {
+    records.forEach((r, i) => {
       this.received.push(r.id);
-      return new Promise<Outcome>((resolve) => this.#settle.set(r.id, resolve));
+      this.#settle.set(r.id, (outcome) => settle(i, outcome));
     });
   }
 
@@ -38,19 +38,19 @@ describe('DedupSink', () => {
   it('answers a retry of a delivered id DUPLICATE with the first coordinates, without sending it again', async () => {
     const inner = new ManualSink();
     const sink = new DedupSink(inner, { maxEntries: 10, windowMs: 60_000 });
-    const [first] = sink.send([record('a')]);
+    const [first] = sendAll(sink, [record('a')]);
     inner.settle('a', delivered('7'));
     expect(await first).to.deep.equal(delivered('7'));
     await tick();
-    expect(await sink.send([record('a')])[0]).to.deep.equal({ kind: 'duplicate', first: delivered('7') });
+    expect(await sendAll(sink, [record('a')])[0]).to.deep.equal({ kind: 'duplicate', first: delivered('7') });
     expect(inner.received).to.deep.equal(['a']);
   });
 
   it('lets a retry in flight, in the same batch or a later one, share the first outcome', async () => {
     const inner = new ManualSink();
     const sink = new DedupSink(inner, { maxEntries: 10, windowMs: 60_000 });
-    const [a1, a2] = sink.send([record('a'), record('a')]);
-    const [a3] = sink.send([record('a')]);
+    const [a1, a2] = sendAll(sink, [record('a'), record('a')]);
+    const [a3] = sendAll(sink, [record('a')]);
     inner.settle('a', delivered('1'));
     expect(await Promise.all([a1, a2, a3])).to.deep.equal([
       delivered('1'),
@@ -63,11 +63,11 @@ describe('DedupSink', () => {
   it('forgets an id that settled as not durable, so its retry is sent again', async () => {
     const inner = new ManualSink();
     const sink = new DedupSink(inner, { maxEntries: 10, windowMs: 60_000 });
-    const [first] = sink.send([record('a')]);
+    const [first] = sendAll(sink, [record('a')]);
     inner.settle('a', unavailable);
     expect(await first).to.deep.equal(unavailable);
     await tick();
-    const [retry] = sink.send([record('a')]);
+    const [retry] = sendAll(sink, [record('a')]);
     inner.settle('a', delivered('2'));
     expect(await retry).to.deep.equal(delivered('2'));
     expect(inner.received).to.deep.equal(['a', 'a']);
@@ -76,20 +76,20 @@ describe('DedupSink', () => {
   it('holds at most maxEntries ids, evicting the oldest, and forgets ids older than the window', async () => {
     const inner = new ManualSink();
     const sink = new DedupSink(inner, { maxEntries: 2, windowMs: 60_000 });
-    const sent = sink.send([record('a'), record('b'), record('c')]);
+    const sent = sendAll(sink, [record('a'), record('b'), record('c')]);
     for (const id of ['a', 'b', 'c']) inner.settle(id, delivered(id));
     await Promise.all(sent);
     await tick();
     expect(sink.size).to.equal(2);
-    void sink.send([record('a')]); // evicted: sent again
+    void sendAll(sink, [record('a')]); // evicted: sent again
     expect(inner.received).to.deep.equal(['a', 'b', 'c', 'a']);
 
     const aged = new DedupSink(inner, { maxEntries: 10, windowMs: 0 });
-    const [x] = aged.send([record('x')]);
+    const [x] = sendAll(aged, [record('x')]);
     inner.settle('x', delivered('x'));
     await x;
     await new Promise((resolve) => setTimeout(resolve, 5));
-    void aged.send([record('x')]);
+    void sendAll(aged, [record('x')]);
     expect(inner.received.filter((id) => id === 'x')).to.have.length(2);
   });
 

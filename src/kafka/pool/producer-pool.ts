@@ -1,11 +1,12 @@
 import { status as Status } from '@grpc/grpc-js';
 import { crc32c } from '@node-rs/crc32';
 import type { KafkaConfig, SupervisorConfig } from '../../config/schema';
-import type { KafkaRecord, Outcome } from '../../sink';
+import type { KafkaRecord, Settle } from '../../sink';
 import type { Logger } from '../../telemetry/logger';
 import type { GatewayMetrics } from '../../telemetry/metrics';
 import { rejected } from '../delivery-error';
 import type { KafkaProducer } from '../kafka-producer';
+import { PendingRecord } from '../pending-record';
 import type { ProducerSinkEvents } from '../producer-sink';
 import { WorkerMetrics } from './worker-metrics';
 import { WorkerSlot, type SlotEvents } from './worker-slot';
@@ -123,16 +124,14 @@ export class ProducerPool implements KafkaProducer {
     this.#log.info({ workers: this.#slots.map((s) => s.pid) }, `producer pool started: ${this.#slots.length} workers`);
   }
 
-  send(records: readonly KafkaRecord[]): Promise<Outcome>[] {
+  send(records: readonly KafkaRecord[], settle: Settle): void {
     const size = this.#slots.length;
-    return records.map(
-      (record) =>
-        new Promise<Outcome>((resolve) => {
-          if (this.#closed) resolve(rejected(Status.UNAVAILABLE, 'the gateway is shutting down'));
-          else if (this.#failure !== undefined) resolve(rejected(Status.UNAVAILABLE, this.#failure));
-          else this.#slots[size === 1 ? 0 : crc32c(record.key) % size].send({ record, resolve });
-        }),
-    );
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      if (this.#closed) settle(i, rejected(Status.UNAVAILABLE, 'the gateway is shutting down'));
+      else if (this.#failure !== undefined) settle(i, rejected(Status.UNAVAILABLE, this.#failure));
+      else this.#slots[size === 1 ? 0 : crc32c(record.key) % size].send(new PendingRecord(record, settle, i));
+    }
   }
 
   async close(timeoutMs: number): Promise<void> {

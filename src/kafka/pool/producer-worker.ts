@@ -83,11 +83,8 @@ function main(): void {
         break;
       }
       case 'send': {
-        const sent = producer!.send(unpackRecords(message.records));
-        for (let i = 0; i < sent.length; i++) {
-          const seq = message.first + i;
-          void sent[i].then((outcome) => outbox.settle(seq, outcome));
-        }
+        const { first } = message;
+        producer!.send(unpackRecords(message.records), (i, outcome) => outbox.settle(first + i, outcome));
         break;
       }
       case 'close':

@@ -2,15 +2,10 @@ import { status as Status } from '@grpc/grpc-js';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { KafkaConfig } from '../../config/schema';
-import type { KafkaRecord, Outcome } from '../../sink';
+import type { Outcome } from '../../sink';
 import { rejected } from '../delivery-error';
+import type { PendingRecord } from '../pending-record';
 import { packRecords, readSettled, type FromWorker, type Settled, type ToWorker, type WorkerState } from './protocol';
-
-/** A record the slot owes an outcome for. */
-export interface Pending {
-  readonly record: KafkaRecord;
-  readonly resolve: (outcome: Outcome) => void;
-}
 
 /** What a slot tells the pool. */
 export interface SlotEvents {
@@ -45,8 +40,8 @@ export class WorkerSlot {
   #ready = false;
   #state: WorkerState = { connected: false, available: false, lastError: 'starting', inFlight: 0 };
   /** Sent to the current worker, by sequence number (Map order is send order). */
-  #sent = new Map<number, Pending>();
-  #outbox: Pending[] = [];
+  #sent = new Map<number, PendingRecord>();
+  #outbox: PendingRecord[] = [];
   #nextSeq = 0;
   #flushScheduled = false;
   /** performance.now() of the last message from the current worker. */
@@ -126,7 +121,7 @@ export class WorkerSlot {
   }
 
   /** Takes records; they go to the worker at the end of this turn of the event loop, as one batch. */
-  send(pending: Pending): void {
+  send(pending: PendingRecord): void {
     this.#outbox.push(pending);
     this.#scheduleFlush();
   }
