@@ -141,7 +141,9 @@ function gatewayConfig(
     // A port nothing listens on: connection refused, Kafka unavailable from the start.
     kafka: spill ? { brokers: `127.0.0.1:${deadPort}`, connectTimeoutMs: 1_000 } : { brokers: settings.brokers },
     routing: { defaultTopic: settings.topic },
-    spill: { dir: path.join(dir, 'spill') },
+    // Spill only: 100k events/s fill the default 1 GiB cap in about 25 s, and the open-loop
+    // phase after the closed one would then measure RESOURCE_EXHAUSTED refusals, not appends.
+    spill: spill ? { dir: path.join(dir, 'spill'), maxBytes: 8 * 1024 ** 3 } : { dir: path.join(dir, 'spill') },
     telemetry,
   };
 }
