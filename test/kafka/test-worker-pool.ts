@@ -159,6 +159,27 @@ describe('producer worker pool', function () {
     }
   });
 
+  it('does not take a stalled gateway event loop for a hung worker', async () => {
+    const topic = uniqueTopic('pool-stall');
+    const gw = await startGateway({
+      workers: 1,
+      supervisor: { hangTimeoutMs: 1000 },
+      routing: { defaultTopic: topic },
+    });
+    try {
+      const pid = gw.gateway.workers[0].pid;
+      expect((await gw.commit([storeEvent('s-1', 'k', 'v')]))[0].outcome).to.equal('OUTCOME_DELIVERED');
+      // The gateway's own loop blocked for longer than the hang timeout; the worker kept beating.
+      const until = Date.now() + 1500;
+      while (Date.now() < until);
+      await sleep(1000);
+      expect(gw.gateway.workers[0]).to.include({ pid, restarts: 0 });
+      expect((await gw.commit([storeEvent('s-2', 'k', 'v')]))[0].outcome).to.equal('OUTCOME_DELIVERED');
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('gives up past the restart budget: NOT_SERVING with the reason, and new events still made durable', async () => {
     const topic = uniqueTopic('pool-budget');
     const gw = await startGateway({

@@ -56,6 +56,8 @@ export class ProducerPool implements KafkaProducer {
   #failure: string | undefined;
   #closed = false;
   #watchdog: NodeJS.Timeout | undefined;
+  /** performance.now() of the last heartbeat check. */
+  #checkedAt = 0;
   #connected = false;
 
   constructor(options: PoolOptions, log: Logger, metrics: GatewayMetrics, events: ProducerSinkEvents = {}) {
@@ -120,6 +122,7 @@ export class ProducerPool implements KafkaProducer {
     await Promise.all(this.#slots.map((s) => s.spawn()));
     this.#onState();
     const { hangTimeoutMs } = this.#options.supervisor;
+    this.#checkedAt = performance.now();
     this.#watchdog = setInterval(() => this.#checkHeartbeats(), hangTimeoutMs / BEATS_PER_TIMEOUT).unref();
     this.#log.info({ workers: this.#slots.map((s) => s.pid) }, `producer pool started: ${this.#slots.length} workers`);
   }
@@ -145,6 +148,11 @@ export class ProducerPool implements KafkaProducer {
 
   #checkHeartbeats(): void {
     const now = performance.now();
+    const late = now - this.#checkedAt > (2 * this.#options.supervisor.hangTimeoutMs) / BEATS_PER_TIMEOUT;
+    this.#checkedAt = now;
+    // This loop was stalled itself (a long GC, a busy turn): timers run before pending
+    // IPC messages are read, so the workers' heartbeats may be waiting. Look next time.
+    if (late) return;
     for (const slot of this.#slots) {
       const silentMs = now - slot.lastHeardAt;
       if (slot.pid !== undefined && silentMs > this.#options.supervisor.hangTimeoutMs) {
