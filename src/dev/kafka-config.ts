@@ -6,6 +6,8 @@ export interface BrokerLayout {
   brokerPort: number;
   controllerPort: number;
   logDir: string;
+  /** A second client listener that takes only SASL/PLAIN logins of these users (name → password). */
+  sasl?: { port: number; users: Readonly<Record<string, string>> };
 }
 
 /**
@@ -33,16 +35,26 @@ export const TEST_BROKER_DEFAULTS: Readonly<Record<string, string>> = Object.fre
  * in place of the older static controller.quorum.voters.
  */
 export function renderServerProperties(layout: BrokerLayout, overrides: Record<string, string> = {}): string {
-  const { host, brokerPort, controllerPort, logDir } = layout;
+  const { host, brokerPort, controllerPort, logDir, sasl } = layout;
+  const saslListener = sasl === undefined ? '' : `,SASL://${host}:${sasl.port}`;
   const settings: Record<string, string> = {
     'process.roles': 'broker,controller',
     'node.id': '1',
     'controller.quorum.bootstrap.servers': `${host}:${controllerPort}`,
-    listeners: `PLAINTEXT://${host}:${brokerPort},CONTROLLER://${host}:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${host}:${brokerPort}`,
+    listeners: `PLAINTEXT://${host}:${brokerPort},CONTROLLER://${host}:${controllerPort}${saslListener}`,
+    'advertised.listeners': `PLAINTEXT://${host}:${brokerPort}${saslListener}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${sasl ? ',SASL:SASL_PLAINTEXT' : ''}`,
+    ...(sasl && {
+      'sasl.enabled.mechanisms': 'PLAIN',
+      // The broker side of SASL/PLAIN: one user_<name>="<password>" per user.
+      'listener.name.sasl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(
+        sasl.users,
+      )
+        .map(([name, password]) => `user_${name}="${password}"`)
+        .join(' ')};`,
+    }),
     'log.dirs': logDir,
     ...TEST_BROKER_DEFAULTS,
     ...overrides,

@@ -19,6 +19,8 @@ export interface LocalKafkaOptions {
   port?: number;
   /** Extra or overriding server.properties entries. */
   brokerConfig?: Record<string, string>;
+  /** Users of a second listener that takes SASL/PLAIN logins (see `saslBrokers`): name → password. */
+  saslUsers?: Record<string, string>;
   startTimeoutMs?: number;
   /** Lines from the JVM (WARN and above) and from LocalKafka itself. */
   onLog?: (line: string) => void;
@@ -56,6 +58,8 @@ export class LocalKafka {
   readonly #ownsDataDir: boolean;
   #dataDir?: string;
   #brokerPort?: number;
+  readonly #saslUsers: Record<string, string> | undefined;
+  #saslPort?: number;
   #version?: string;
   #timings?: LocalKafkaTimings;
   #broker?: WatchedProcess;
@@ -69,8 +73,15 @@ export class LocalKafka {
     this.#host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 0;
     this.#brokerConfig = { ...options.brokerConfig };
+    this.#saslUsers = options.saslUsers;
     this.#startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.#log = options.onLog ?? (() => undefined);
+  }
+
+  /** "host:port" of the SASL/PLAIN listener (option saslUsers). */
+  get saslBrokers(): string {
+    if (this.#saslPort === undefined) throw new Error('local-kafka: not started with saslUsers');
+    return `${this.#host}:${this.#saslPort}`;
   }
 
   /** "host:port" for bootstrap.servers / metadata.broker.list. */
@@ -143,7 +154,12 @@ export class LocalKafka {
     this.#brokerPort = state.brokerPort;
     const propertiesFile = path.join(dataDir, 'server.properties');
     const log4jFile = path.join(dataDir, 'log4j2.properties');
-    await writeFile(propertiesFile, renderServerProperties({ host: this.#host, logDir, ...state }, this.#brokerConfig));
+    if (this.#saslUsers !== undefined) [this.#saslPort] = await freePorts(this.#host, 1);
+    const sasl = this.#saslUsers && { port: this.#saslPort!, users: this.#saslUsers };
+    await writeFile(
+      propertiesFile,
+      renderServerProperties({ host: this.#host, logDir, ...state, sasl }, this.#brokerConfig),
+    );
     await writeFile(log4jFile, renderLog4j2(path.join(dataDir, 'logs', 'server.log')));
     const jvmArgs = [...JVM_FLAGS, `-Dlog4j2.configurationFile=${log4jFile}`, ...classPath];
 

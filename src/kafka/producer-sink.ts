@@ -38,6 +38,8 @@ export class ProducerSink implements KafkaProducer {
   #connected = false;
   #closed = false;
   #lastError = 'not connected yet';
+  /** Why librdkafka last failed to reach a broker (its FAIL log): more than the connect callback's "transport failure". */
+  #connectFailure: string | undefined;
   #brokersDown = false;
   #reconnectDelayMs = RECONNECT_MIN_MS;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -51,6 +53,14 @@ export class ProducerSink implements KafkaProducer {
     const properties = producerProperties(config);
     this.#producer = new Producer(properties.global, properties.topic);
     this.#producer.on('delivery-report', (err, report) => this.#onDeliveryReport(err, report));
+    // librdkafka's own errors and warnings: what tells an operator why a connection failed
+    // (SASL authentication, TLS handshake), where the connect callback only says "transport failure".
+    this.#producer.on('event.log', (event: { severity: number; fac: string; message: string }) => {
+      if (event.severity > 4) return;
+      this.#log.warn({ facility: event.fac, librdkafka: event.message }, 'librdkafka log');
+      // "[thrd:…]: sasl_plaintext://host:port/bootstrap: SASL authentication error: …"
+      if (event.fac === 'FAIL') this.#connectFailure = event.message.replace(/^\[thrd:[^\]]*\]: /, '');
+    });
     this.#producer.on('event.error', (err) => {
       this.#lastError = err.message;
       if (errorName(err) === 'ERR__ALL_BROKERS_DOWN' && !this.#brokersDown) {
@@ -214,15 +224,16 @@ export class ProducerSink implements KafkaProducer {
           return;
         }
         if (err) {
-          this.#lastError = err.message;
+          this.#lastError = this.#connectFailure ?? err.message;
           this.#log.warn(
-            { brokers: this.#config.brokers, err: err.message, retryInMs: this.#reconnectDelayMs },
+            { brokers: this.#config.brokers, err: this.#lastError, retryInMs: this.#reconnectDelayMs },
             'cannot reach Kafka',
           );
           this.#reconnectTimer = setTimeout(() => void this.#connect(), this.#reconnectDelayMs);
           this.#reconnectDelayMs = Math.min(this.#reconnectDelayMs * 2, RECONNECT_MAX_MS);
         } else {
           this.#connected = true;
+          this.#connectFailure = undefined;
           this.#events.onConnectedChange?.(true);
           this.#reconnectDelayMs = RECONNECT_MIN_MS;
           this.#producer.setPollInterval(this.#config.pollIntervalMs);
