@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { loadConfig } from '../config/load';
 import { CommitlogError } from '../errors';
-import { ProducerSink } from '../kafka/producer-sink';
+import { deliveryRecorder, ProducerSink } from '../kafka/producer-sink';
 import { RecordTracing } from '../kafka/record-tracing';
 import { Replayer, type ReplayTarget } from '../kafka/replayer';
 import { SpilledKeys } from '../kafka/spilled-keys';
@@ -38,7 +38,7 @@ export async function spillReplayCommand(dir: string, options: SpillReplayOption
   // No Prometheus endpoint for a one-off command; traces of replayed records still go to OTLP when configured.
   const telemetry = new Telemetry({ ...config.telemetry, metricsListen: '' }, VERSION, log);
   const instruments = telemetry.instruments;
-  const producer = new ProducerSink(config.kafka, log, instruments.metrics);
+  const producer = new ProducerSink(config.kafka, log, deliveryRecorder(instruments.metrics));
   await producer.start();
   if (!producer.connected) {
     await producer.close(0);

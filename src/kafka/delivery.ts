@@ -9,7 +9,7 @@ import type { GatewayMetrics } from '../telemetry/metrics';
 import type { Instruments } from '../telemetry/telemetry';
 import type { KafkaProducer } from './kafka-producer';
 import { ProducerPool, type WorkerInfo } from './pool/producer-pool';
-import { ProducerSink, type ProducerSinkEvents } from './producer-sink';
+import { deliveryRecorder, ProducerSink, type ProducerSinkEvents } from './producer-sink';
 import { RecordTracing } from './record-tracing';
 import { Replayer } from './replayer';
 import { SpilledKeys } from './spilled-keys';
@@ -42,7 +42,7 @@ export class Delivery implements Sink {
     this.#metrics = metrics;
     this.producer =
       config.workers === 0
-        ? new ProducerSink(config.kafka, log, metrics, events)
+        ? new ProducerSink(config.kafka, log, deliveryRecorder(metrics), events)
         : new ProducerPool(
             { size: config.workers, kafka: config.kafka, supervisor: config.supervisor, logLevel: config.log.level },
             log,

@@ -9,8 +9,24 @@ import { deliveryFailure, errorName, rejected } from './delivery-error';
 import { PendingRecord } from './pending-record';
 import { producerProperties } from './producer-config';
 
-/** The instruments a producer records delivery into (a worker process forwards them to the gateway's). */
-export type DeliveryMetrics = Pick<GatewayMetrics, 'deliveryDuration' | 'deliveryFailures'>;
+/** Told of each delivery report: its latency, and librdkafka's error name ('' when delivered). */
+export type OnDeliveryReport = (seconds: number, error: string) => void;
+
+/**
+ * Records delivery reports into the gateway's instruments: latency by error,
+ * failures by error. The series of a delivered record is looked up once.
+ */
+export function deliveryRecorder(metrics: GatewayMetrics): OnDeliveryReport {
+  const delivered = metrics.deliveryDuration.series({ error: '' });
+  return (seconds, error) => {
+    if (error === '') {
+      delivered.record(seconds);
+    } else {
+      metrics.deliveryDuration.series({ error }).record(seconds);
+      metrics.deliveryFailures.add(1, { error });
+    }
+  };
+}
 
 /** What the owner of a ProducerSink is told. */
 export interface ProducerSinkEvents {
@@ -31,7 +47,7 @@ export class ProducerSink implements KafkaProducer {
   readonly #config: KafkaConfig;
   readonly #log: Logger;
   readonly #events: ProducerSinkEvents;
-  readonly #metrics: DeliveryMetrics;
+  readonly #onReport: OnDeliveryReport;
   readonly #producer: Producer;
   readonly #inFlight = new Set<PendingRecord>();
   #backlog: PendingRecord[] = [];
@@ -45,9 +61,9 @@ export class ProducerSink implements KafkaProducer {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
 
-  constructor(config: KafkaConfig, log: Logger, metrics: DeliveryMetrics, events: ProducerSinkEvents = {}) {
+  constructor(config: KafkaConfig, log: Logger, onReport: OnDeliveryReport, events: ProducerSinkEvents = {}) {
     this.#config = config;
-    this.#metrics = metrics;
+    this.#onReport = onReport;
     this.#events = events;
     this.#log = log.child({ component: 'producer' });
     const properties = producerProperties(config);
@@ -179,11 +195,8 @@ export class ProducerSink implements KafkaProducer {
   #onDeliveryReport(err: LibrdKafkaError | null, report: DeliveryReport): void {
     const pending = report.opaque as PendingRecord;
     this.#inFlight.delete(pending);
-    this.#metrics.deliveryDuration.record((performance.now() - pending.sentAt) / 1000, {
-      error: err ? errorName(err) : '',
-    });
+    this.#onReport((performance.now() - pending.sentAt) / 1000, err ? errorName(err) : '');
     if (err) {
-      this.#metrics.deliveryFailures.add(1, { error: errorName(err) });
       pending.resolve(deliveryFailure(err, this.#config.deliveryTimeoutMs));
     } else {
       if (this.#brokersDown) {

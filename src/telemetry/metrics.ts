@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import type { Attributes, Counter, Meter, ObservableGauge } from '@opentelemetry/api';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { LocalHistograms, type LocalCounter, type LocalHistogram } from './local-histograms';
 
@@ -25,8 +25,8 @@ export interface SaturationSources {
 export class GatewayMetrics {
   /** Receive → ack, per event: aggregated locally (see LocalHistograms), one series per method and outcome. */
   readonly ackDuration: LocalHistogram;
-  /** Handed to librdkafka → delivery report, per record. */
-  readonly deliveryDuration: Histogram;
+  /** Handed to librdkafka → delivery report, per record: aggregated locally, one series per librdkafka error. */
+  readonly deliveryDuration: LocalHistogram;
   /** Added to per batch and per call: aggregated locally, like ackDuration. */
   readonly eventsReceived: LocalCounter;
   readonly bytesReceived: LocalCounter;
@@ -39,17 +39,16 @@ export class GatewayMetrics {
 
   /** `local` must be among the metric producers of the readers that export `meter`'s metrics. */
   constructor(meter: Meter, local: LocalHistograms = new LocalHistograms({ name: 'commitlog' })) {
-    const latency = (name: string, description: string): Histogram =>
-      meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: LATENCY_BUCKETS_S } });
     this.ackDuration = local.create('commitlog.ack.duration', {
       unit: 's',
       description: 'Time from receiving an event to sending its ack',
       boundaries: LATENCY_BUCKETS_S,
     });
-    this.deliveryDuration = latency(
-      'commitlog.kafka.delivery.duration',
-      'Time from handing a record to librdkafka to its delivery report',
-    );
+    this.deliveryDuration = local.create('commitlog.kafka.delivery.duration', {
+      unit: 's',
+      description: 'Time from handing a record to librdkafka to its delivery report',
+      boundaries: LATENCY_BUCKETS_S,
+    });
     this.eventsReceived = local.createCounter('commitlog.events.received', {
       unit: '{event}',
       description: 'Events received, by topic and outcome',

@@ -7,7 +7,7 @@ import type { GatewayMetrics } from '../../telemetry/metrics';
 import { rejected } from '../delivery-error';
 import type { KafkaProducer } from '../kafka-producer';
 import { PendingRecord } from '../pending-record';
-import type { ProducerSinkEvents } from '../producer-sink';
+import { deliveryRecorder, type ProducerSinkEvents } from '../producer-sink';
 import { WorkerMetrics } from './worker-metrics';
 import { WorkerSlot, type SlotEvents } from './worker-slot';
 
@@ -47,7 +47,6 @@ const BEATS_PER_TIMEOUT = 5;
 export class ProducerPool implements KafkaProducer {
   readonly #options: PoolOptions;
   readonly #log: Logger;
-  readonly #metrics: GatewayMetrics;
   readonly #workerMetrics: WorkerMetrics;
   readonly #events: ProducerSinkEvents;
   readonly #slots: WorkerSlot[];
@@ -63,17 +62,13 @@ export class ProducerPool implements KafkaProducer {
   constructor(options: PoolOptions, log: Logger, metrics: GatewayMetrics, events: ProducerSinkEvents = {}) {
     this.#options = options;
     this.#log = log.child({ component: 'worker-pool' });
-    this.#metrics = metrics;
     this.#events = events;
+    const onReport = deliveryRecorder(metrics);
     const slotEvents: SlotEvents = {
       onDeath: (slot, reason) => this.#onDeath(slot, reason),
       onState: () => this.#onState(),
       onSettled: (_slot, message) => {
-        for (let i = 0; i < message.durations.length; i++) {
-          const error = message.errors[i];
-          this.#metrics.deliveryDuration.record(message.durations[i], { error });
-          if (error !== '') this.#metrics.deliveryFailures.add(1, { error });
-        }
+        for (let i = 0; i < message.durations.length; i++) onReport(message.durations[i], message.errors[i]);
       },
     };
     const heartbeatMs = Math.max(50, Math.floor(options.supervisor.hangTimeoutMs / BEATS_PER_TIMEOUT));

@@ -4,10 +4,9 @@
  * with exactly one outcome, heartbeats every heartbeatMs so the pool can tell
  * a hung worker from a busy one, and exits when the gateway goes away.
  */
-import type { Attributes } from '@opentelemetry/api';
 import type { Outcome } from '../../sink';
 import { createLogger } from '../../telemetry/logger';
-import { ProducerSink, type DeliveryMetrics } from '../producer-sink';
+import { ProducerSink, type OnDeliveryReport } from '../producer-sink';
 import { settledMessage, unpackRecords, type FromWorker, type ToWorker, type WorkerState } from './protocol';
 
 function post(message: FromWorker, then?: () => void): void {
@@ -22,15 +21,10 @@ class Outbox {
   errors: string[] = [];
   #scheduled = false;
 
-  readonly metrics: DeliveryMetrics = {
-    deliveryDuration: {
-      record: (seconds: number, attributes?: Attributes) => {
-        this.durations.push(seconds);
-        this.errors.push(String(attributes?.error ?? ''));
-      },
-    },
-    // Failures are counted by the pool from `errors`: one place counts them.
-    deliveryFailures: { add: () => {} },
+  /** Delivery reports go to the pool with the outcomes; it records them into the gateway's instruments. */
+  readonly onReport: OnDeliveryReport = (seconds, error) => {
+    this.durations.push(seconds);
+    this.errors.push(error);
   };
 
   settle(seq: number, outcome: Outcome): void {
@@ -75,7 +69,7 @@ function main(): void {
     switch (message.t) {
       case 'init': {
         const log = createLogger(message.logLevel).child({ worker: message.index });
-        producer = new ProducerSink(message.kafka, log, outbox.metrics, {
+        producer = new ProducerSink(message.kafka, log, outbox.onReport, {
           onConnectedChange: () => post({ t: 'state', ...state() }),
         });
         setInterval(() => post({ t: 'state', ...state() }), message.heartbeatMs);
