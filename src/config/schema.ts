@@ -70,7 +70,7 @@ const kafkaSchema = z.strictObject({
   brokers: z.string().min(1).default('127.0.0.1:9092'),
   clientId: z.string().min(1).default('commitlog'),
   /** librdkafka linger.ms: how long a batch waits to fill. */
-  lingerMs: z.number().min(0).max(900_000).default(5),
+  lingerMs: z.number().min(0).max(900_000).default(1),
   /** librdkafka batch.size: the most bytes in one MessageSet. */
   batchBytes: count(1, 2_147_483_647, 1 * MiB),
   /** librdkafka batch.num.messages. */
