@@ -106,7 +106,7 @@ export class Gateway {
   #refreshHealth(): void {
     const reason = this.#delivery.notServingReason;
     if (reason !== this.#notServingReason) {
-      if (reason === undefined) this.#log.info('health SERVING: events can be made durable again');
+      if (reason === undefined) this.#log.info('health SERVING: events can be made durable');
       else this.#log.error({ reason }, `health NOT_SERVING: ${reason}`);
       this.#notServingReason = reason;
     }
