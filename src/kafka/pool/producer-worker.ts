@@ -83,8 +83,8 @@ function main(): void {
       }
       case 'close':
         void producer!.close(message.timeoutMs).then(() =>
-          // Let the last settle callbacks run, then tell the pool everything is answered.
-          setImmediate(() => outbox.flush(() => post({ t: 'closed' }, () => process.exit(0)))),
+          // Let the last settle callbacks run and their outcomes reach the pool, then exit: the pool waits for that.
+          setImmediate(() => outbox.flush(() => process.exit(0))),
         );
         break;
     }

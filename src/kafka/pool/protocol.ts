@@ -33,9 +33,7 @@ export type FromWorker =
   | ({ readonly t: 'ready' } & WorkerState)
   /** Every heartbeatMs, and when the connection changes. */
   | ({ readonly t: 'state' } & WorkerState)
-  | Settled
-  /** The producer is closed and every record it took is settled. */
-  | { readonly t: 'closed' };
+  | Settled;
 
 /**
  * Outcomes of records, by sequence number. DELIVERED, nearly all of them,

@@ -93,7 +93,9 @@ export class WorkerSlot {
         this.#onMessage(message, resolve);
       });
       this.#exited = new Promise((exited) =>
-        child.on('exit', (code, signal) => {
+        // 'close', not 'exit': it comes after the IPC channel is drained, so the outcomes
+        // a worker sent just before it ended are read before its death is handled.
+        child.on('close', (code, signal) => {
           resolve();
           exited();
           if (this.#child !== child) return;
@@ -186,8 +188,6 @@ export class WorkerSlot {
         );
         this.#events.onSettled(this, message);
         break;
-      case 'closed':
-        break;
     }
   }
 
@@ -215,6 +215,6 @@ export class WorkerSlot {
 
   #post(message: ToWorker): void {
     // To a worker that has just died the send fails (EPIPE): its exit handler re-sends what it was given.
-    if (this.#child?.connected) this.#child.send(message, (err) => err ?? undefined);
+    if (this.#child?.connected) this.#child.send(message, () => undefined);
   }
 }
