@@ -8,34 +8,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BenchOptions } from '../src/cli/bench';
 import { renderSvg } from './report/svg';
-import { formatInt, renderReport } from './report/table';
-import { GUARD, SCENARIOS } from './scenarios';
+import { guard } from './guard';
+import { renderReport } from './report/table';
+import { SCENARIOS } from './scenarios';
 import { runSuite, type SuiteReport } from './suite';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
-
-/** The guard's verdict: bidi×100 against the direct producer of the same run. */
-interface GuardVerdict {
-  ok: boolean;
-  message: string;
-}
-
-function guard(report: SuiteReport): GuardVerdict {
-  const find = (id: string) => report.rows.find((r) => r.id === id && r.mode === 'closed' && r.error === undefined);
-  const row = find(GUARD.scenario);
-  const base = find(GUARD.baseline);
-  if (!row || !base || base.eventsPerSec === 0) {
-    return { ok: false, message: `guard: FAIL, ${GUARD.scenario} or ${GUARD.baseline} did not produce a result` };
-  }
-  const share = row.eventsPerSec / base.eventsPerSec;
-  const verdict = share >= GUARD.floor ? 'ok' : 'FAIL (gross regression)';
-  return {
-    ok: share >= GUARD.floor,
-    message:
-      `guard: ${verdict}: ${row.label} ${formatInt(row.eventsPerSec)} events/s = ${(share * 100).toFixed(0)}% of the ` +
-      `direct producer's ${formatInt(base.eventsPerSec)} events/s (floor ${GUARD.floor * 100}%)`,
-  };
-}
 
 async function main(): Promise<number> {
   const options = JSON.parse(process.argv[2] ?? '{}') as BenchOptions;
@@ -47,7 +25,7 @@ async function main(): Promise<number> {
     options.from === undefined
       ? await runSuite(options, log)
       : (JSON.parse(await readFile(options.from, 'utf8')) as SuiteReport);
-  const verdict = options.guard ? guard(report) : undefined;
+  const verdict = options.guard ? guard(report.rows) : undefined;
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ ...report, guard: verdict }, null, 2)}\n`);
   } else {
@@ -58,7 +36,7 @@ async function main(): Promise<number> {
     await writeFile(options.svg, renderSvg(report));
     log(`bench: chart written to ${options.svg}`);
   }
-  if (verdict) log(verdict.message);
+  if (verdict) for (const line of verdict.lines) log(line);
   return verdict === undefined || verdict.ok ? 0 : 1;
 }
 

@@ -63,9 +63,6 @@ export const SCENARIOS: readonly Scenario[] = [
   { ...gateway('stream', 100), id: 'spill-bidi-100', label: 'bidi ×100 spill only', variant: 'spill', quick: false },
 ];
 
-/** The guard's pair: bidi×100 must reach GUARD_FLOOR of the direct producer of the same run. */
-export const GUARD = { scenario: 'bidi-100', baseline: 'direct', floor: 0.3 } as const;
-
 /** The scenarios a run covers: --only if given, else the quick subset or all. */
 export function selectScenarios(only: readonly string[] | undefined, quick: boolean): Scenario[] {
   if (only === undefined || only.length === 0) return SCENARIOS.filter((s) => !quick || s.quick === true);
