@@ -8,7 +8,7 @@ import { SpilledKeys } from '../kafka/spilled-keys';
 import { SpillingSink } from '../kafka/spilling-sink';
 import { sendAll, type KafkaRecord } from '../sink';
 import { DeadLetterLog, DiskBudget, SpillLog } from '../spill';
-import { walkSegments } from '../spill/spill-tools';
+import { lockSpillDir, walkSegments } from '../spill/spill-tools';
 import { createLogger } from '../telemetry/logger';
 import { Telemetry, type Instruments } from '../telemetry/telemetry';
 import { VERSION } from '../version';
@@ -23,7 +23,8 @@ export interface SpillReplayOptions {
 
 /**
  * `commitlog spill replay DIR`: empties a spill directory no gateway is using
- * (a scaled-away pod's volume, as a Kubernetes Job) into Kafka, with the same
+ * (a scaled-away pod's volume, as a Kubernetes Job; the directory's lock,
+ * taken as a gateway takes it, refuses one in use) into Kafka, with the same
  * replayer the gateway runs. With --dead it produces the dead letters instead,
  * once the operator has fixed their cause (e.g. to a topic that takes larger
  * records), and deletes their segments when every one of them is delivered.
@@ -102,7 +103,18 @@ async function replaySpill(
   return left === 0 ? 0 : 1;
 }
 
+/** Holds the directory's locks throughout: a gateway appending to the dead letters deleted below would lose records. */
 async function replayDead(dir: string, target: ReplayTarget): Promise<number> {
+  const locks = await lockSpillDir(dir);
+  for (const line of locks.takenOver) process.stderr.write(`${line}\n`);
+  try {
+    return await produceDead(dir, target);
+  } finally {
+    await locks.release();
+  }
+}
+
+async function produceDead(dir: string, target: ReplayTarget): Promise<number> {
   const records: KafkaRecord[] = [];
   const segments = new Set<string>();
   await walkSegments(dir, (ref, _offset, _bytes, record) => {

@@ -1,6 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { DiskBudget } from './disk-budget';
+import { DirLock } from './dir-lock';
 import { encodeFrame, FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES } from './frame';
 import { GroupCommitWriter, type ActiveSegment, type AppendResult, type WrittenEntry } from './group-commit';
 import { recoverSegments, type OpenReport } from './recovery';
@@ -49,6 +50,7 @@ export class SegmentLog {
   readonly #segments: Info[] = [];
   readonly #byName = new Map<string, Info>();
   #writer: GroupCommitWriter | undefined;
+  #lock: DirLock | undefined;
   #state: 'new' | 'open' | 'closed' = 'new';
   #nextSeq = 1;
 
@@ -62,35 +64,29 @@ export class SegmentLog {
     return this.#dir;
   }
 
+  /**
+   * Takes the directory's lock (held until close(); a second opener gets an
+   * error naming the holder), then recovers every segment.
+   */
   async open(options: OpenOptions = {}): Promise<OpenReport> {
     if (this.#state !== 'new') throw new Error(`segment log ${this.#dir} was already opened`);
     await ensureDir(this.#dir, this.#io);
-    let names = await listSegments(this.#dir);
-    const floor = options.discardBefore;
-    if (floor !== undefined) {
-      for (const name of names.filter((n) => n < floor)) await unlink(path.join(this.#dir, name));
-      names = names.filter((n) => n >= floor);
-      this.#nextSeq = (segmentSeq(floor) ?? 0) + 1;
+    const lock = await DirLock.acquire(this.#dir);
+    try {
+      const report = await this.#recover(options);
+      this.#lock = lock;
+      this.#state = 'open';
+      const stale = lock.takenOver;
+      if (stale === undefined) return report;
+      return {
+        ...report,
+        quarantined: [stale.quarantined, ...report.quarantined],
+        damage: [stale.message, ...report.damage],
+      };
+    } catch (err) {
+      await lock.release();
+      throw err;
     }
-    const recovered = await recoverSegments(this.#dir, names, this.#io, options.visit);
-    for (const segment of recovered.segments) {
-      this.#add({ ...segment });
-      this.#options.budget.claim(segment.size);
-    }
-    const last = this.#segments.at(-1);
-    if (last !== undefined) this.#nextSeq = Math.max(this.#nextSeq, segmentSeq(last.name)! + 1);
-    const active: ActiveSegment | undefined =
-      last === undefined
-        ? undefined
-        : { name: last.name, file: await this.#io.openSegment(this.#path(last.name), 'existing'), size: last.size };
-    this.#writer = new GroupCommitWriter(active, {
-      segmentBytes: this.#options.segmentBytes,
-      budget: this.#options.budget,
-      rotate: (current) => this.#rotate(current),
-      onDurable: (segment, entries) => this.#durable(segment, entries),
-    });
-    this.#state = 'open';
-    return recovered.report;
   }
 
   /** Resolves after an fsync covering the record, or with why it was not written. */
@@ -145,13 +141,45 @@ export class SegmentLog {
     return true;
   }
 
-  /** Waits for every append handed in to settle, then closes the files. */
+  /** Waits for every append handed in to settle, then closes the files and releases the lock. */
   async close(): Promise<void> {
     if (this.#state !== 'open') return;
     this.#state = 'closed';
-    await this.#writer!.idle();
-    await this.#writer!.active?.file.close();
-    this.#options.budget.release(this.#segments.reduce((sum, s) => sum + s.size, 0));
+    try {
+      await this.#writer!.idle();
+      await this.#writer!.active?.file.close();
+      this.#options.budget.release(this.#segments.reduce((sum, s) => sum + s.size, 0));
+    } finally {
+      await this.#lock?.release();
+    }
+  }
+
+  async #recover(options: OpenOptions): Promise<OpenReport> {
+    let names = await listSegments(this.#dir);
+    const floor = options.discardBefore;
+    if (floor !== undefined) {
+      for (const name of names.filter((n) => n < floor)) await unlink(path.join(this.#dir, name));
+      names = names.filter((n) => n >= floor);
+      this.#nextSeq = (segmentSeq(floor) ?? 0) + 1;
+    }
+    const recovered = await recoverSegments(this.#dir, names, this.#io, options.visit);
+    for (const segment of recovered.segments) {
+      this.#add({ ...segment });
+      this.#options.budget.claim(segment.size);
+    }
+    const last = this.#segments.at(-1);
+    if (last !== undefined) this.#nextSeq = Math.max(this.#nextSeq, segmentSeq(last.name)! + 1);
+    const active: ActiveSegment | undefined =
+      last === undefined
+        ? undefined
+        : { name: last.name, file: await this.#io.openSegment(this.#path(last.name), 'existing'), size: last.size };
+    this.#writer = new GroupCommitWriter(active, {
+      segmentBytes: this.#options.segmentBytes,
+      budget: this.#options.budget,
+      rotate: (current) => this.#rotate(current),
+      onDurable: (segment, entries) => this.#durable(segment, entries),
+    });
+    return recovered.report;
   }
 
   #path(name: string): string {

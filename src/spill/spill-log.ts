@@ -68,9 +68,19 @@ export class SpillLog {
     this.#cursor = new CursorWriter(options.dir, io);
   }
 
-  /** Recovers the directory (see docs/spill-format.md) and rebuilds the backlog. */
+  /**
+   * Locks the directory against every other opener until close() (see
+   * dir-lock.ts), recovers it (see docs/spill-format.md) and rebuilds the backlog.
+   */
   async open(): Promise<SpillOpenReport> {
-    const opened = await openCursor(this.#log, this.#cursor);
+    let opened;
+    try {
+      opened = await openCursor(this.#log, this.#cursor);
+    } catch (err) {
+      // Lets go of the lock, should the segments have opened before the cursor failed.
+      await this.#log.close().catch(() => undefined);
+      throw err;
+    }
     this.#reader = new ReplayReader(this.#log, opened.cursor ?? { segment: '', offset: 0 });
     this.#unread = this.#events = opened.events;
     this.#bytes = opened.bytes;

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { deadLetterDir } from './dead-letter-log';
+import { DirLock } from './dir-lock';
 import { listSegments } from './segment-files';
 import { scanSegment, type SegmentScan } from './segment-scan';
 import type { SpillRecord } from './spill-record';
@@ -47,4 +48,41 @@ export async function walkSegments(target: string, visit?: RecordVisitor): Promi
     reports.push({ ...scan, ref });
   }
   return reports;
+}
+
+/** The locks of a spill directory and of its dead letters, for a tool that changes them without opening the logs. */
+export interface SpillDirLocks {
+  /** One line per stale lock taken over (see DirLock). */
+  readonly takenOver: readonly string[];
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the lock a gateway holds on `dir` and, when it exists, on its
+ * dead-letter directory, as SpillLog.open() and DeadLetterLog.open() would:
+ * throws, naming the holder, while anything else has either open.
+ */
+export async function lockSpillDir(dir: string): Promise<SpillDirLocks> {
+  await stat(dir); // ENOENT names the directory, not the lock's temporary file
+  const locks = [await DirLock.acquire(dir)];
+  const release = async () => {
+    for (const lock of [...locks].reverse()) await lock.release();
+  };
+  try {
+    const dead = deadLetterDir(dir);
+    if (
+      await stat(dead).then(
+        (s) => s.isDirectory(),
+        () => false,
+      )
+    )
+      locks.push(await DirLock.acquire(dead));
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const takenOver = locks.flatMap((l) =>
+    l.takenOver === undefined ? [] : [`${l.takenOver.message}; moved to ${l.takenOver.quarantined}`],
+  );
+  return { takenOver, release };
 }
