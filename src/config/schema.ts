@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { autoWorkers } from './cpu-quota';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -278,12 +278,13 @@ export const configSchema = z.strictObject({
   listen: hostPort.default('0.0.0.0:50051'),
   /**
    * Producer worker processes, each with its own librdkafka producer; 0
-   * produces in the main thread; "auto" is one per core (docs/workers.md).
+   * produces in the main thread; "auto" is one per core, capped by the
+   * cgroup's CPU quota (cpu-quota.ts, docs/workers.md).
    */
   workers: z
     .union([z.int().min(0).max(64), z.literal('auto')])
     .default(0)
-    .transform((n) => (n === 'auto' ? availableParallelism() : n)),
+    .transform((n) => (n === 'auto' ? autoWorkers() : n)),
   /** How the worker pool restarts a worker that crashed or hung, and when it gives up. */
   supervisor: z
     .strictObject({
