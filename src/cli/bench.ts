@@ -57,7 +57,9 @@ export function benchCommand(): Command {
       ),
     )
     .addOption(new Option('--quick', 'CI subset (direct, bidi×100, unary×1, echo unary×1), 3 s + 5 s each'))
-    .addOption(new Option('--guard', 'exit 1 if bidi×100 ÷ direct or unary×1 ÷ echo falls below 30% of its recorded ratio'))
+    .addOption(
+      new Option('--guard', 'exit 1 if bidi×100 ÷ direct or unary×1 ÷ echo falls below 30% of its recorded ratio'),
+    )
     .addOption(new Option('--json', 'print results as JSON instead of the table'))
     .addOption(new Option('--svg <file>', 'write a bar chart of events/s and p99 per scenario'))
     .addOption(new Option('--duration <s>', 'measured seconds per scenario (default 10, quick 5)').argParser(positive))
