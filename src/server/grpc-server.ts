@@ -16,6 +16,7 @@ import { loadCommitlogProto, loadServiceDescriptors } from './proto';
 import { grpcServerOptions } from './server-options';
 import { TlsCredentials } from './tls-credentials';
 import { TokenStore } from './token-store';
+import { withWireCodecs } from './wire';
 
 /** A CommitStream request carries events; each is answered by one ack in some response. */
 const COMMIT_STREAM_WORK: WorkCounter = {
@@ -67,7 +68,7 @@ export class GrpcServer {
         auth,
       ],
     });
-    this.#server.addService(service, commitServiceHandlers(ingestor, config, instruments));
+    this.#server.addService(withWireCodecs(service), commitServiceHandlers(ingestor, config, instruments));
     health.addTo(this.#server);
     if (config.grpc.reflection) new ReflectionService(loadServiceDescriptors()).addToServer(this.#server);
   }
