@@ -19,6 +19,9 @@ export class EventValidator {
   readonly #router: TopicRouter;
   readonly #bucketKey: boolean;
   readonly #access: AccessPolicy;
+  /** Header objects are only read (by node-rdkafka, the spill log): events of one bucket share one. */
+  readonly #bucketHeader = new LastHeader(HEADER.bucket);
+  readonly #contentTypeHeader = new LastHeader(HEADER.contentType);
 
   constructor(limits: LimitsConfig, routing: RoutingConfig, principals: PrincipalsConfig = {}) {
     this.#limits = limits;
@@ -55,23 +58,22 @@ export class EventValidator {
     const denied = this.#access.check(principal, topic, bucket);
     if (denied !== undefined) return reject(Status.PERMISSION_DENIED, denied);
 
-    const headers: Record<string, string>[] = [
-      { [HEADER.eventId]: id },
-      { [HEADER.action]: isDelete ? 'DELETE' : 'STORE' },
-    ];
-    if (bucket !== '') headers.push({ [HEADER.bucket]: bucket });
-    if (contentType !== '') headers.push({ [HEADER.contentType]: contentType });
-    const entries = Object.entries(event.metadata);
-    if (entries.length > limits.maxMetadataEntries) {
-      return overLimit('metadata', entries.length, 'entries', 'maxMetadataEntries', limits);
-    }
+    const headers: Record<string, string>[] = [{ [HEADER.eventId]: id }, isDelete ? DELETE_HEADER : STORE_HEADER];
+    if (bucket !== '') headers.push(this.#bucketHeader.of(bucket));
+    if (contentType !== '') headers.push(this.#contentTypeHeader.of(contentType));
     let metadataBytes = 0;
-    for (const [name, value] of entries) {
-      if (name === '') return invalid('metadata: an entry has an empty name');
-      if (name.startsWith(RESERVED_PREFIX))
-        return invalid(`metadata["${name}"]: names starting with "${RESERVED_PREFIX}" are reserved`);
-      metadataBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
-      headers.push({ [name]: value });
+    if (hasKeys(event.metadata)) {
+      const entries = Object.entries(event.metadata);
+      if (entries.length > limits.maxMetadataEntries) {
+        return overLimit('metadata', entries.length, 'entries', 'maxMetadataEntries', limits);
+      }
+      for (const [name, value] of entries) {
+        if (name === '') return invalid('metadata: an entry has an empty name');
+        if (name.startsWith(RESERVED_PREFIX))
+          return invalid(`metadata["${name}"]: names starting with "${RESERVED_PREFIX}" are reserved`);
+        metadataBytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+        headers.push({ [name]: value });
+      }
     }
     if (metadataBytes > limits.maxMetadataBytes) {
       return overLimit('metadata', metadataBytes, 'bytes', 'maxMetadataBytes', limits);
@@ -89,6 +91,30 @@ export class EventValidator {
     const value = isDelete ? null : event.value;
     return { ok: true, record: { id, topic, key: kafkaKey, value, headers, timestamp, receivedAt: Date.now() } };
   }
+}
+
+const STORE_HEADER: Readonly<Record<string, string>> = Object.freeze({ [HEADER.action]: 'STORE' });
+const DELETE_HEADER: Readonly<Record<string, string>> = Object.freeze({ [HEADER.action]: 'DELETE' });
+
+/** The header of the last value seen, reused while the value repeats (as a bucket does along a batch). */
+class LastHeader {
+  #value = '';
+  #header: Record<string, string> = {};
+
+  constructor(readonly name: string) {}
+
+  of(value: string): Record<string, string> {
+    if (value !== this.#value) {
+      this.#value = value;
+      this.#header = Object.freeze({ [this.name]: value });
+    }
+    return this.#header;
+  }
+}
+
+function hasKeys(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
 }
 
 function commitTimeMs(event: CommitEvent__Output): number | undefined {

@@ -1,5 +1,6 @@
 import { crc32c } from '@node-rs/crc32';
 import type { KafkaRecord } from '../sink';
+import { SlotCounts } from '../slot-counts';
 
 /** Counters in the table: 2^21 of 4 bytes, 8 MiB, allocated on the first spill. */
 const SLOTS = 1 << 21;
@@ -17,34 +18,28 @@ const SLOTS = 1 << 21;
  * key may take the spill path a while longer, and order is kept either way.
  */
 export class SpilledKeys {
-  #counts: Uint32Array | undefined;
-  /** Counters above zero. */
-  #used = 0;
+  readonly #counts = new SlotCounts(SLOTS);
 
   /** Counters in use: about the number of keys waiting, less collisions. */
   get size(): number {
-    return this.#used;
+    return this.#counts.used;
   }
 
   has(record: Pick<KafkaRecord, 'topic' | 'key'>): boolean {
-    return this.#used > 0 && this.#counts![slotOf(record)] > 0;
+    // No hash to compute while nothing waits: the path of every record when Kafka is up.
+    return this.#counts.used > 0 && this.#counts.has(hashOf(record));
   }
 
   add(record: Pick<KafkaRecord, 'topic' | 'key'>): void {
-    this.#counts ??= new Uint32Array(SLOTS);
-    const slot = slotOf(record);
-    if (this.#counts[slot]++ === 0) this.#used++;
+    this.#counts.add(hashOf(record));
   }
 
   /** One of the key's spilled events is in Kafka now (or was never kept). */
   release(record: Pick<KafkaRecord, 'topic' | 'key'>): void {
-    if (this.#counts === undefined) return;
-    const slot = slotOf(record);
-    if (this.#counts[slot] === 0) return;
-    if (--this.#counts[slot] === 0) this.#used--;
+    this.#counts.release(hashOf(record));
   }
 }
 
-function slotOf(record: Pick<KafkaRecord, 'topic' | 'key'>): number {
-  return crc32c(record.key, crc32c(record.topic)) & (SLOTS - 1);
+function hashOf(record: Pick<KafkaRecord, 'topic' | 'key'>): number {
+  return crc32c(record.key, crc32c(record.topic));
 }
