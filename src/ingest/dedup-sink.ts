@@ -134,11 +134,23 @@ export class DedupSink implements Sink {
     });
   }
 
-  /** The id's entry, unless it settled longer than the window ago. */
+  /** The id's entry, unless it settled longer than the window ago (then it is forgotten). */
   #lookup(id: string, now: number): Entry | undefined {
     const entry = this.#current.get(id) ?? this.#previous.get(id);
-    if (entry !== undefined && entry.settled && now - entry.at > this.#windowMs) return undefined;
+    if (entry !== undefined && entry.settled && now - entry.at > this.#windowMs) {
+      this.#forget(id, entry);
+      return undefined;
+    }
     return entry;
+  }
+
+  /** Takes the id out of the window, if `entry` is still what it holds for it. */
+  #forget(id: string, entry: Entry): void {
+    const map = this.#current.get(id) === entry ? this.#current : this.#previous;
+    if (map.get(id) === entry) {
+      map.delete(id);
+      this.#hashes.release(entry.hash);
+    }
   }
 
   #remember(id: string, entry: Entry): void {
@@ -158,12 +170,8 @@ export class DedupSink implements Sink {
       entry.keep(outcome);
       entry.at = Date.now() - this.#epoch;
     } else {
-      // Only touch the maps if the id is still this entry's (not dropped with its generation, nor replaced).
-      const map = this.#current.get(id) === entry ? this.#current : this.#previous;
-      if (map.get(id) === entry) {
-        map.delete(id);
-        this.#hashes.release(entry.hash);
-      }
+      // Only if the id is still this entry's (not dropped with its generation, nor replaced).
+      this.#forget(id, entry);
     }
     const waiters = entry.waiters;
     entry.waiters = undefined;
