@@ -137,7 +137,7 @@ const limitsSchema = z.strictObject({
 });
 
 const dedupSchema = z.strictObject({
-  /** Ids remembered at most; 0 turns deduplication off. About 210 bytes plus the id each (docs/limits.md). */
+  /** Ids remembered at most; 0 turns deduplication off. About 170 bytes plus the id each (docs/limits.md). */
   maxEntries: count(0, 50_000_000, 100_000),
   /** How long after it settled an id still catches retries. */
   windowMs: count(0, 86_400_000, 600_000),

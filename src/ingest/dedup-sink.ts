@@ -1,6 +1,6 @@
 import type { DedupConfig } from '../config/schema';
 import { isDurable, type KafkaRecord, type Outcome, type Settle, type Sink } from '../sink';
-import { SlotCounts } from '../slot-counts';
+import { hashOf, IdWindow } from './id-window';
 
 /**
  * An id in the window, kept small: 100,000 of them live for minutes, so they
@@ -62,35 +62,21 @@ class Entry {
  */
 export class DedupSink implements Sink {
   readonly #inner: Sink;
-  readonly #generationSize: number;
+  /** Undefined when deduplication is off (maxEntries 0). */
+  readonly #window: IdWindow<Entry> | undefined;
+  readonly #maxEntries: number;
   readonly #windowMs: number;
   readonly #epoch = Date.now();
-  /**
-   * Two generations instead of one map evicted entry by entry: deleting from
-   * the front of a Map leaves holes every later iterator walks past (a profile
-   * showed 14-50 µs per id at 100,000 entries). When the current generation
-   * is full the previous one is dropped whole, so the oldest go first and at
-   * most maxEntries ids are held.
-   */
-  #current = new Map<string, Entry>();
-  #previous = new Map<string, Entry>();
-  /**
-   * The hashes of the ids in the two maps. Nearly every id is new, and a Map
-   * miss is a few cache misses each in two maps of 50,000 entries (the
-   * lookup was 6% of the gateway's CPU in the bench profile): one counter
-   * says "not there" first. 8 slots per id, at most 2^22 (16 MiB).
-   */
-  readonly #hashes: SlotCounts;
 
   constructor(inner: Sink, config: DedupConfig) {
     this.#inner = inner;
-    this.#generationSize = config.maxEntries === 0 ? 0 : Math.max(1, Math.floor(config.maxEntries / 2));
+    this.#maxEntries = config.maxEntries;
+    this.#window = config.maxEntries === 0 ? undefined : new IdWindow(config.maxEntries);
     this.#windowMs = config.windowMs;
-    this.#hashes = new SlotCounts(Math.min(2 ** 22, 8 * config.maxEntries));
   }
 
   get size(): number {
-    return this.#current.size + this.#previous.size;
+    return this.#window?.size ?? 0;
   }
 
   /**
@@ -104,18 +90,18 @@ export class DedupSink implements Sink {
     const freshAt: number[] = [];
     const freshEntries: Entry[] = [];
     /**
-     * Ids first seen in this batch, only when the batch is larger than a
-     * generation (or the window is off): the window could drop them before
-     * the batch ends, and a batch never sends the same id twice.
+     * Ids first seen in this batch, only when the batch is larger than the
+     * window (or the window is off): the window could evict them before the
+     * batch ends, and a batch never sends the same id twice.
      */
-    const inBatch = records.length > this.#generationSize ? new Map<string, Entry>() : undefined;
+    const inBatch = records.length > this.#maxEntries ? new Map<string, Entry>() : undefined;
     for (let i = 0; i < records.length; i++) {
       const id = records[i].id;
       const hash = hashOf(id);
-      const entry = (this.#hashes.has(hash) ? this.#lookup(id, now) : undefined) ?? inBatch?.get(id);
+      const entry = this.#lookup(id, hash, now) ?? inBatch?.get(id);
       if (entry === undefined) {
         const created = new Entry(now, records[i].topic, hash);
-        if (this.#generationSize > 0) this.#remember(id, created);
+        this.#window?.add(id, created, hash);
         inBatch?.set(id, created);
         fresh.push(records[i]);
         freshAt.push(i);
@@ -135,55 +121,29 @@ export class DedupSink implements Sink {
   }
 
   /** The id's entry, unless it settled longer than the window ago (then it is forgotten). */
-  #lookup(id: string, now: number): Entry | undefined {
-    const entry = this.#current.get(id) ?? this.#previous.get(id);
+  #lookup(id: string, hash: number, now: number): Entry | undefined {
+    const entry = this.#window?.get(id, hash);
     if (entry !== undefined && entry.settled && now - entry.at > this.#windowMs) {
-      this.#forget(id, entry);
+      this.#window!.delete(id, entry, hash);
       return undefined;
     }
     return entry;
   }
 
-  /** Takes the id out of the window, if `entry` is still what it holds for it. */
-  #forget(id: string, entry: Entry): void {
-    const map = this.#current.get(id) === entry ? this.#current : this.#previous;
-    if (map.get(id) === entry) {
-      map.delete(id);
-      this.#hashes.release(entry.hash);
-    }
-  }
-
-  #remember(id: string, entry: Entry): void {
-    if (this.#current.size >= this.#generationSize) {
-      for (const dropped of this.#previous.values()) this.#hashes.release(dropped.hash);
-      this.#previous = this.#current;
-      this.#current = new Map();
-    }
-    this.#current.set(id, entry);
-    this.#hashes.add(entry.hash);
-  }
-
   /** Records the outcome in the window; returns the retries that waited for it. */
   #settled(id: string, entry: Entry, outcome: Outcome): Array<(outcome: Outcome) => void> | undefined {
     if (isDurable(outcome)) {
-      // Mutated in place: no lookup, and harmless if its generation was dropped meanwhile.
+      // Mutated in place: no lookup, and harmless if it was evicted meanwhile.
       entry.keep(outcome);
       entry.at = Date.now() - this.#epoch;
     } else {
-      // Only if the id is still this entry's (not dropped with its generation, nor replaced).
-      this.#forget(id, entry);
+      // Only if the id is still this entry's (not evicted, nor replaced).
+      this.#window?.delete(id, entry, entry.hash);
     }
     const waiters = entry.waiters;
     entry.waiters = undefined;
     return waiters;
   }
-}
-
-/** FNV-1a over the id's UTF-16 code units: a few ns an id, where a native CRC call costs more than that to enter. */
-function hashOf(id: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
 }
 
 function duplicateOf(first: Outcome): Outcome {
