@@ -6,7 +6,7 @@ import type { Logger } from '../telemetry/logger';
 import type { GatewayMetrics } from '../telemetry/metrics';
 import type { KafkaProducer } from './kafka-producer';
 import { deliveryFailure, errorName, rejected } from './delivery-error';
-import { PendingRecord } from './pending-record';
+import { InFlight, PendingRecord } from './pending-record';
 import { producerProperties } from './producer-config';
 
 /** Told of each delivery report: its latency, and librdkafka's error name ('' when delivered). */
@@ -49,7 +49,7 @@ export class ProducerSink implements KafkaProducer {
   readonly #events: ProducerSinkEvents;
   readonly #onReport: OnDeliveryReport;
   readonly #producer: Producer;
-  readonly #inFlight = new Set<PendingRecord>();
+  readonly #inFlight = new InFlight();
   #backlog: PendingRecord[] = [];
   #connected = false;
   #closed = false;
@@ -146,9 +146,8 @@ export class ProducerSink implements KafkaProducer {
       await this.#flush(Math.max(0, deadline - Date.now()));
     }
     clearTimeout(this.#drainTimer);
-    const unsettled = [...this.#backlog, ...this.#inFlight];
+    const unsettled = [...this.#backlog, ...this.#inFlight.drain()];
     this.#backlog = [];
-    this.#inFlight.clear();
     for (const pending of unsettled) {
       pending.resolve(rejected(Status.UNAVAILABLE, 'not delivered to Kafka before the gateway shut down'));
     }
@@ -194,7 +193,8 @@ export class ProducerSink implements KafkaProducer {
 
   #onDeliveryReport(err: LibrdKafkaError | null, report: DeliveryReport): void {
     const pending = report.opaque as PendingRecord;
-    this.#inFlight.delete(pending);
+    // Settled already: answered UNAVAILABLE by close() when the flush ran out of time.
+    if (!this.#inFlight.delete(pending)) return;
     this.#onReport((performance.now() - pending.sentAt) / 1000, err ? errorName(err) : '');
     if (err) {
       pending.resolve(deliveryFailure(err, this.#config.deliveryTimeoutMs));
