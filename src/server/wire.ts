@@ -46,6 +46,21 @@ root.resolvePath = (origin, target) => {
 root.loadSync(COMMITLOG_PROTO, { keepCase: false });
 root.resolveAll();
 const requestType: Type = root.lookupType('commitlog.v1.CommitRequest');
+// The codecs here are written for these messages as they are; a field added to the proto must be added here too.
+expectFields('commitlog.v1.CommitRequest', ['1 events commitlog.v1.CommitEvent repeated']);
+expectFields('commitlog.v1.CommitStreamRequest', ['1 events commitlog.v1.CommitEvent repeated']);
+expectFields('commitlog.v1.CommitResponse', ['1 acks commitlog.v1.Ack repeated']);
+expectFields('commitlog.v1.CommitStreamResponse', ['1 acks commitlog.v1.Ack repeated']);
+expectFields('commitlog.v1.Ack', [
+  '1 id string',
+  '2 outcome commitlog.v1.Outcome',
+  '3 topic string',
+  '4 partition int32',
+  '5 offset int64',
+  '6 firstOutcome commitlog.v1.Outcome',
+  '7 code int32',
+  '8 message string',
+]);
 /** Action numbers to names, as proto-loader's `enums: String` yields them; unknown numbers stay numbers. */
 const ACTION_NAMES = root.lookupEnum('commitlog.v1.Action').valuesById;
 /** An absent bytes field (protobufjs's default is an empty array, not a Buffer). Never written to. */
@@ -61,6 +76,19 @@ interface DecodedEvent {
   metadata: Record<string, string>;
   commitTime: { seconds: number | { toString(): string }; nanos: number } | null;
   topic: string;
+}
+
+function expectFields(name: string, expected: string[]): void {
+  const fields = root
+    .lookupType(name)
+    .fieldsArray.map(
+      (f) => `${f.id} ${f.name} ${f.resolvedType?.fullName.slice(1) ?? f.type}${f.repeated ? ' repeated' : ''}`,
+    );
+  if (fields.join(', ') !== expected.join(', ')) {
+    throw new Error(
+      `src/server/wire.ts is written for ${name} {${expected.join(', ')}}; the proto has {${fields.join(', ')}}`,
+    );
+  }
 }
 
 /** A CommitRequest or CommitStreamRequest as proto-loader's deserializer would yield it. */
