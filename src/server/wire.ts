@@ -49,6 +49,17 @@ const requestType: Type = root.lookupType('commitlog.v1.CommitRequest');
 // The codecs here are written for these messages as they are; a field added to the proto must be added here too.
 expectFields('commitlog.v1.CommitRequest', ['1 events commitlog.v1.CommitEvent repeated']);
 expectFields('commitlog.v1.CommitStreamRequest', ['1 events commitlog.v1.CommitEvent repeated']);
+expectFields('commitlog.v1.CommitEvent', [
+  '1 id string',
+  '2 action commitlog.v1.Action',
+  '3 bucket string',
+  '4 key bytes',
+  '5 value bytes',
+  '6 contentType string',
+  '7 metadata string map',
+  '8 commitTime google.protobuf.Timestamp',
+  '9 topic string',
+]);
 expectFields('commitlog.v1.CommitResponse', ['1 acks commitlog.v1.Ack repeated']);
 expectFields('commitlog.v1.CommitStreamResponse', ['1 acks commitlog.v1.Ack repeated']);
 expectFields('commitlog.v1.Ack', [
@@ -82,7 +93,8 @@ function expectFields(name: string, expected: string[]): void {
   const fields = root
     .lookupType(name)
     .fieldsArray.map(
-      (f) => `${f.id} ${f.name} ${f.resolvedType?.fullName.slice(1) ?? f.type}${f.repeated ? ' repeated' : ''}`,
+      (f) =>
+        `${f.id} ${f.name} ${f.resolvedType?.fullName.slice(1) ?? f.type}${f.repeated ? ' repeated' : ''}${f.map ? ' map' : ''}`,
     );
   if (fields.join(', ') !== expected.join(', ')) {
     throw new Error(
