@@ -39,7 +39,7 @@ const setter: TextMapSetter<Metadata> = {
  * Failed RPCs are logged with their trace and span ids (all RPCs at debug).
  */
 export function rpcTelemetryInterceptor(instruments: Instruments, log: Logger): ServerInterceptor {
-  const { tracer, propagator, metrics } = instruments;
+  const { tracer, tracing, propagator, metrics } = instruments;
   const debug = log.isLevelEnabled('debug');
   /** Per method path: its names, span attributes and call counters by status code, made on its first call. */
   const methods = new Map<string, MethodTelemetry>();
@@ -77,6 +77,11 @@ export function rpcTelemetryInterceptor(instruments: Instruments, log: Logger): 
       start: (startNext) => {
         startNext({
           onReceiveMetadata: (metadata, mdNext) => {
+            // Tracing off and no trace context to pass on: a no-op span would change nothing.
+            if (!tracing && !hasTraceContext(metadata)) {
+              mdNext(metadata);
+              return;
+            }
             const parent = propagator.extract(ROOT_CONTEXT, metadata, getter);
             span = tracer.startSpan(`${service}/${name}`, { kind: SpanKind.SERVER, attributes }, parent);
             metadata.remove('traceparent');
@@ -114,5 +119,11 @@ function methodTelemetry(path: string): MethodTelemetry {
 
 /** The trace context the rpcTelemetryInterceptor left in a call's metadata: the server span's. */
 export function callContext(instruments: Instruments, metadata: Metadata): Context {
+  if (!hasTraceContext(metadata)) return ROOT_CONTEXT;
   return instruments.propagator.extract(ROOT_CONTEXT, metadata, getter);
+}
+
+/** W3C trace context headers: without them extracting yields the root context. */
+function hasTraceContext(metadata: Metadata): boolean {
+  return metadata.get('traceparent').length > 0 || metadata.get('tracestate').length > 0;
 }

@@ -26,6 +26,8 @@ const SCOPE = 'commitlog';
 /** What the stages record into: handed down from the Gateway, like the Config. */
 export interface Instruments {
   readonly tracer: Tracer;
+  /** False when no traces are exported: `tracer` is the API's no-op one. */
+  readonly tracing: boolean;
   readonly propagator: TextMapPropagator;
   readonly metrics: GatewayMetrics;
 }
@@ -54,6 +56,7 @@ export class Telemetry {
     this.#build();
     this.instruments = {
       tracer: this.tracer,
+      tracing: this.#tracerProvider !== undefined,
       propagator: this.propagator,
       metrics: new GatewayMetrics(this.meter, this.#local),
     };

@@ -229,3 +229,39 @@ describe('telemetry: traces in a real Jaeger, metrics on the Prometheus endpoint
     expect(failed?.span_id).to.match(/^[0-9a-f]{16}$/);
   });
 });
+
+describe('telemetry: tracing off', () => {
+  it("passes a client's traceparent on to the Kafka headers, adds none to calls without one, and still counts every RPC", async () => {
+    const topic = uniqueTopic('untraced');
+    const metricsPort = await freePort();
+    const gw = await startGateway({
+      routing: { defaultTopic: topic },
+      telemetry: { metricsListen: `127.0.0.1:${metricsPort}` },
+    });
+    try {
+      const traceId = randomBytes(16).toString('hex');
+      const parentSpan = randomBytes(8).toString('hex');
+      const metadata = new Metadata();
+      metadata.set('traceparent', `00-${traceId}-${parentSpan}-01`);
+      const commit = (id: string, md: Metadata): Promise<Ack__Output[]> =>
+        new Promise((resolve, reject) =>
+          gw.client.Commit({ events: [storeEvent(id, id, 'v')] }, md, (err, response) =>
+            err || !response ? reject(err ?? new Error('no response')) : resolve(response.acks),
+          ),
+        );
+      expect((await commit('with-parent', metadata))[0].outcome).to.equal('OUTCOME_DELIVERED');
+      expect((await commit('without', new Metadata()))[0].outcome).to.equal('OUTCOME_DELIVERED');
+      const records = await readTopic(topic, 2);
+      const byId = new Map(records.map((r) => [r.headers['commitlog-event-id'], r]));
+      // No span of its own with tracing off: the client's context goes on as it came.
+      expect(byId.get('with-parent')!.headers.traceparent).to.equal(`00-${traceId}-${parentSpan}-01`);
+      expect(byId.get('without')!.headers).to.not.have.property('traceparent');
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(sample(text, 'commitlog_rpc_calls_total', { rpc_method: 'Commit', rpc_grpc_status_code: '0' })).to.equal(
+        2,
+      );
+    } finally {
+      await gw.close();
+    }
+  });
+});
