@@ -14,7 +14,7 @@ class Entry {
   /** ms since the sink's epoch (a small integer, not a boxed double): sent, then settled. */
   at: number;
   readonly topic: string;
-  /** The id's hash in the sink's SlotCounts. */
+  /** The id's hash in the window's table (hashOf). */
   readonly hash: number;
   partition = -1;
   offset = '';

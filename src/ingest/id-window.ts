@@ -37,13 +37,15 @@ export class IdWindow<V> {
     return this.#size;
   }
 
+  /** `hash` is hashOf(id) unless the caller has it already; any 32 bits are taken as an int32. */
   get(id: string, hash = hashOf(id)): V | undefined {
-    const at = this.#find(id, hash);
+    const at = this.#find(id, hash | 0);
     return at < 0 ? undefined : this.#values[this.#table[at * 2] - 1];
   }
 
   /** Adds an id that is not in the window (look it up first); evicts the oldest when full. */
   add(id: string, value: V, hash = hashOf(id)): void {
+    hash |= 0;
     const position = this.#next;
     if (this.#ids.length === this.#capacity) {
       if (this.#ids[position] !== undefined) this.#unlink(this.#slotOf(position));
@@ -57,13 +59,14 @@ export class IdWindow<V> {
     }
     this.#next = position + 1 === this.#capacity ? 0 : position + 1;
     this.#size++;
+    // Growing links every id in the ring, this one included.
     if (this.#size * 2 > this.#mask + 1) this.#grow();
-    this.#link(position, hash);
+    else this.#link(position, hash);
   }
 
   /** Removes the id if it is held with this value; true if it was. */
   delete(id: string, value: V, hash = hashOf(id)): boolean {
-    const at = this.#find(id, hash);
+    const at = this.#find(id, hash | 0);
     if (at < 0) return false;
     const position = this.#table[at * 2] - 1;
     if (this.#values[position] !== value) return false;

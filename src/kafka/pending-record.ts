@@ -64,9 +64,12 @@ export class InFlight {
   /** Empties the list; returns what it held. */
   drain(): PendingRecord[] {
     const held: PendingRecord[] = [];
-    for (let pending = this.#first; pending !== undefined; pending = pending.next) {
+    for (let pending = this.#first; pending !== undefined;) {
+      const next = pending.next;
       pending.listed = false;
+      pending.previous = pending.next = undefined;
       held.push(pending);
+      pending = next;
     }
     this.#first = undefined;
     this.#size = 0;

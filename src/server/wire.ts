@@ -120,7 +120,7 @@ function toEvent(m: DecodedEvent): CommitEvent__Output {
     key: m.key.length === 0 ? NO_BYTES : m.key,
     value: m.value.length === 0 ? NO_BYTES : m.value,
     contentType: m.contentType,
-    // protobufjs makes a fresh object per decoded map (a frozen empty one when absent); nothing writes to it.
+    // protobufjs gives each decoded message a map object of its own; nothing writes to it.
     metadata: m.metadata,
     commitTime: time === null ? null : { seconds: time.seconds.toString(), nanos: time.nanos },
     topic: m.topic,
@@ -152,8 +152,11 @@ const KEY = {
 } as const;
 
 /**
- * A CommitResponse or CommitStreamResponse: `{acks}` as proto3 encodes it
- * (fields at their default value left out), in one Buffer.
+ * A CommitResponse or CommitStreamResponse, in one Buffer: the same bytes as
+ * proto-loader's serializer, which writes every field the ack object has
+ * (zeros and empty strings too, as a client reading with proto-loader's
+ * `defaults: false` expects: `partition: 0` is there) and leaves out those
+ * that are undefined or null.
  */
 export function encodeAckResponse(response: { acks?: Ack[] | null }): Buffer {
   const acks = response.acks ?? [];
@@ -165,11 +168,11 @@ export function encodeAckResponse(response: { acks?: Ack[] | null }): Buffer {
     const ack = acks[i];
     let length = 0;
     length += stringField(ack.id, stringLengths, i * 3);
-    length += enumField(ack.outcome);
+    length += int32Field(enumNumber(ack.outcome));
     length += stringField(ack.topic, stringLengths, i * 3 + 1);
     length += int32Field(ack.partition);
-    length += ack.offset === undefined ? 0 : int64Field(ack.offset);
-    length += enumField(ack.firstOutcome);
+    length += int64Field(ack.offset);
+    length += int32Field(enumNumber(ack.firstOutcome));
     length += int32Field(ack.code);
     length += stringField(ack.message, stringLengths, i * 3 + 2);
     ackLengths[i] = length;
@@ -182,11 +185,11 @@ export function encodeAckResponse(response: { acks?: Ack[] | null }): Buffer {
     out[at++] = KEY.acks;
     at = writeVarint(out, at, ackLengths[i]);
     at = writeString(out, at, KEY.id, ack.id, stringLengths[i * 3]);
-    at = writeEnum(out, at, KEY.outcome, ack.outcome);
+    at = writeInt32(out, at, KEY.outcome, enumNumber(ack.outcome));
     at = writeString(out, at, KEY.topic, ack.topic, stringLengths[i * 3 + 1]);
     at = writeInt32(out, at, KEY.partition, ack.partition);
-    if (ack.offset !== undefined) at = writeInt64(out, at, KEY.offset, ack.offset);
-    at = writeEnum(out, at, KEY.firstOutcome, ack.firstOutcome);
+    at = writeInt64(out, at, KEY.offset, ack.offset);
+    at = writeInt32(out, at, KEY.firstOutcome, enumNumber(ack.firstOutcome));
     at = writeInt32(out, at, KEY.code, ack.code);
     at = writeString(out, at, KEY.message, ack.message, stringLengths[i * 3 + 2]);
   }
@@ -194,37 +197,40 @@ export function encodeAckResponse(response: { acks?: Ack[] | null }): Buffer {
   return out;
 }
 
+type Int64 = number | string | { toString(): string };
+
 /** Every key here is one byte: field numbers up to 15. */
-function stringField(value: string | undefined, lengths: number[], slot: number): number {
-  const bytes = value === undefined || value === '' ? 0 : Buffer.byteLength(value);
+function stringField(value: string | null | undefined, lengths: number[], slot: number): number {
+  if (value === undefined || value === null) return 0;
+  const bytes = Buffer.byteLength(value);
   lengths[slot] = bytes;
-  return bytes === 0 ? 0 : 1 + varintLength(bytes) + bytes;
+  return 1 + varintLength(bytes) + bytes;
 }
 
-function enumNumber(value: string | number | undefined): number {
-  if (value === undefined) return 0;
-  if (typeof value === 'number') return value;
+/** An outcome's number; undefined when the field is absent. */
+function enumNumber(value: string | number | null | undefined): number | undefined {
+  if (value === undefined || value === null || typeof value === 'number') return value ?? undefined;
   const number = OUTCOME_NUMBERS[value];
   if (number === undefined) throw new Error(`encodeAckResponse: unknown outcome ${value}`);
   return number;
 }
 
-function enumField(value: string | number | undefined): number {
-  return int32Field(enumNumber(value));
+/** proto3 int32 (and enums): a negative value is sign-extended to 64 bits, ten bytes. */
+function int32Field(value: number | null | undefined): number {
+  if (value === undefined || value === null) return 0;
+  const int = value | 0;
+  return 1 + (int < 0 ? 10 : varintLength(int));
 }
 
-/** proto3 int32: a negative value is sign-extended to 64 bits, ten bytes. */
-function int32Field(value: number | undefined): number {
-  if (value === undefined || value === 0) return 0;
-  return 1 + (value < 0 ? 10 : varintLength(value));
+function int64Field(value: Int64 | null | undefined): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return 1 + varintLength(value);
+  return 1 + bigVarintLength(int64Bits(value));
 }
 
-function int64Field(value: number | string | { toString(): string }): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
-    return value === 0 ? 0 : 1 + varintLength(value);
-  }
-  const big = BigInt.asUintN(64, BigInt(value.toString()));
-  return big === 0n ? 0 : 1 + bigVarintLength(big);
+/** The int64's two's-complement bits, as protobufjs writes a Long. */
+function int64Bits(value: Int64): bigint {
+  return BigInt.asUintN(64, BigInt(typeof value === 'number' ? Math.trunc(value) : value.toString()));
 }
 
 /** Bytes of a varint of a non-negative safe integer. */
@@ -264,31 +270,23 @@ function writeBigVarint(out: Buffer, at: number, value: bigint): number {
   return at;
 }
 
-function writeString(out: Buffer, at: number, key: number, value: string | undefined, bytes: number): number {
-  if (bytes === 0 || value === undefined) return at;
+function writeString(out: Buffer, at: number, key: number, value: string | null | undefined, bytes: number): number {
+  if (value === undefined || value === null) return at;
   out[at++] = key;
   at = writeVarint(out, at, bytes);
   return at + out.write(value, at, bytes, 'utf8');
 }
 
-function writeEnum(out: Buffer, at: number, key: number, value: string | number | undefined): number {
-  return writeInt32(out, at, key, enumNumber(value));
+function writeInt32(out: Buffer, at: number, key: number, value: number | null | undefined): number {
+  if (value === undefined || value === null) return at;
+  const int = value | 0;
+  out[at++] = key;
+  return int < 0 ? writeBigVarint(out, at, BigInt.asUintN(64, BigInt(int))) : writeVarint(out, at, int);
 }
 
-function writeInt32(out: Buffer, at: number, key: number, value: number | undefined): number {
-  if (value === undefined || value === 0) return at;
+function writeInt64(out: Buffer, at: number, key: number, value: Int64 | null | undefined): number {
+  if (value === undefined || value === null) return at;
   out[at++] = key;
-  return value < 0 ? writeBigVarint(out, at, BigInt.asUintN(64, BigInt(value))) : writeVarint(out, at, value);
-}
-
-function writeInt64(out: Buffer, at: number, key: number, value: number | string | { toString(): string }): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
-    if (value === 0) return at;
-    out[at++] = key;
-    return writeVarint(out, at, value);
-  }
-  const big = BigInt.asUintN(64, BigInt(value.toString()));
-  if (big === 0n) return at;
-  out[at++] = key;
-  return writeBigVarint(out, at, big);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return writeVarint(out, at, value);
+  return writeBigVarint(out, at, int64Bits(value));
 }

@@ -65,6 +65,37 @@ describe('IdWindow', () => {
     );
   });
 
+  it('stays exact through table growth, with collisions and deletes (3,000 ids, 12,000 operations)', () => {
+    const capacity = 3000;
+    const window = new IdWindow<number>(capacity);
+    const model = new Model<number>(capacity);
+    // 512 distinct hashes for 12,000 ids: long probe runs across every growth of the table (4,096 → 8,192 slots).
+    const hash = (id: string): number => hashOf(id) & 511;
+    let seed = 42;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let step = 0; step < 12_000; step++) {
+      if (random(4) === 0 && model.map.size > 0) {
+        const ids = [...model.map.keys()];
+        const id = ids[random(ids.length)];
+        expect(window.delete(id, model.map.get(id)!, hash(id))).to.equal(model.delete(id, model.map.get(id)!));
+      } else {
+        const id = `g-${step}`;
+        window.add(id, step, hash(id));
+        model.add(id, step);
+      }
+      if (step % 1000 === 999) {
+        for (let other = 0; other <= step; other++) {
+          const id = `g-${other}`;
+          expect(window.get(id, hash(id)), `${id} at step ${step}`).to.equal(model.map.get(id));
+        }
+        expect(window.size).to.equal(model.map.size);
+      }
+    }
+  });
+
   it('delete needs the value it holds: a replaced id is not removed by the old value', () => {
     const window = new IdWindow<object>(4);
     const first = {};
