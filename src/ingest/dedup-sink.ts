@@ -14,18 +14,15 @@ class Entry {
   /** ms since the sink's epoch (a small integer, not a boxed double): sent, then settled. */
   at: number;
   readonly topic: string;
-  /** The id's hash in the window's table (hashOf). */
-  readonly hash: number;
   partition = -1;
   offset = '';
   /** Any other durable outcome, kept as it is. */
   other: Outcome | undefined = undefined;
   waiters: Array<(outcome: Outcome) => void> | undefined = undefined;
 
-  constructor(at: number, topic: string, hash: number) {
+  constructor(at: number, topic: string) {
     this.at = at;
     this.topic = topic;
-    this.hash = hash;
   }
 
   get settled(): boolean {
@@ -100,7 +97,7 @@ export class DedupSink implements Sink {
       const hash = hashOf(id);
       const entry = this.#lookup(id, hash, now) ?? inBatch?.get(id);
       if (entry === undefined) {
-        const created = new Entry(now, records[i].topic, hash);
+        const created = new Entry(now, records[i].topic);
         this.#window?.add(id, created, hash);
         inBatch?.set(id, created);
         fresh.push(records[i]);
@@ -138,7 +135,7 @@ export class DedupSink implements Sink {
       entry.at = Date.now() - this.#epoch;
     } else {
       // Only if the id is still this entry's (not evicted, nor replaced).
-      this.#window?.delete(id, entry, entry.hash);
+      this.#window?.delete(id, entry);
     }
     const waiters = entry.waiters;
     entry.waiters = undefined;

@@ -1,6 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
 import type { KafkaRecord } from '../sink';
-import { SlotCounts } from '../slot-counts';
 
 /** Counters in the table: 2^21 of 4 bytes, 8 MiB, allocated on the first spill. */
 const SLOTS = 1 << 21;
@@ -18,28 +17,34 @@ const SLOTS = 1 << 21;
  * key may take the spill path a while longer, and order is kept either way.
  */
 export class SpilledKeys {
-  readonly #counts = new SlotCounts(SLOTS);
+  #counts: Uint32Array | undefined;
+  /** Counters above zero. */
+  #used = 0;
 
   /** Counters in use: about the number of keys waiting, less collisions. */
   get size(): number {
-    return this.#counts.used;
+    return this.#used;
   }
 
   has(record: Pick<KafkaRecord, 'topic' | 'key'>): boolean {
-    // No hash to compute while nothing waits: the path of every record when Kafka is up.
-    return this.#counts.used > 0 && this.#counts.has(hashOf(record));
+    return this.#used > 0 && this.#counts![slotOf(record)] > 0;
   }
 
   add(record: Pick<KafkaRecord, 'topic' | 'key'>): void {
-    this.#counts.add(hashOf(record));
+    this.#counts ??= new Uint32Array(SLOTS);
+    const slot = slotOf(record);
+    if (this.#counts[slot]++ === 0) this.#used++;
   }
 
   /** One of the key's spilled events is in Kafka now (or was never kept). */
   release(record: Pick<KafkaRecord, 'topic' | 'key'>): void {
-    this.#counts.release(hashOf(record));
+    if (this.#counts === undefined) return;
+    const slot = slotOf(record);
+    if (this.#counts[slot] === 0) return;
+    if (--this.#counts[slot] === 0) this.#used--;
   }
 }
 
-function hashOf(record: Pick<KafkaRecord, 'topic' | 'key'>): number {
-  return crc32c(record.key, crc32c(record.topic));
+function slotOf(record: Pick<KafkaRecord, 'topic' | 'key'>): number {
+  return crc32c(record.key, crc32c(record.topic)) & (SLOTS - 1);
 }
